@@ -1,0 +1,67 @@
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BUCKETS, STREAMS } from './subjects.ts';
+
+const SECOND_NS = 1_000_000_000;
+
+export interface ProvisionOptions {
+  /** Replicas for streams and buckets (1 on a single server, 3 on a cluster). */
+  replicas?: number;
+  /** How long JetStream remembers a Nats-Msg-Id to drop a retried duplicate. */
+  duplicateWindowSeconds?: number;
+  /** Extra KV buckets a connection kind needs (each kind's issue defines its own). */
+  extraBuckets?: string[];
+}
+
+/**
+ * Creates stream CONN, stream COMMANDS and the projection buckets, or leaves them as
+ * they are when they exist already: safe to run at every start.
+ */
+export async function provision(nc: NatsConnection, options: ProvisionOptions = {}): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const replicas = options.replicas ?? 1;
+  const duplicateWindow = (options.duplicateWindowSeconds ?? 600) * SECOND_NS;
+  await ensureStream(jsm, {
+    name: STREAMS.conn,
+    subjects: ['conn.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    duplicate_window: duplicateWindow,
+  });
+  await ensureStream(jsm, {
+    name: STREAMS.commands,
+    subjects: ['commands.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    duplicate_window: duplicateWindow,
+  });
+  const kvm = new Kvm(nc);
+  for (const bucket of [...Object.values(BUCKETS), ...(options.extraBuckets ?? [])]) {
+    await kvm.create(bucket, { history: 1, replicas, storage: StorageType.File });
+  }
+}
+
+type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { name: string };
+
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  try {
+    await jsm.streams.info(spec.name);
+    await jsm.streams.update(spec.name, spec);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+    await jsm.streams.add(spec);
+  }
+}

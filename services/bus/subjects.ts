@@ -1,0 +1,42 @@
+import { encodeToken } from './tokens.ts';
+
+/** The connection kinds of DESIGN.md; the second token of every `conn.>` subject. */
+export const KINDS = ['device', 'telemetry', 'child', 'rpc', 'link', 'client'] as const;
+export type Kind = (typeof KINDS)[number];
+
+export const STREAMS = {
+  /** Every transition record of every actor: `conn.<kind>.<token>.<state>`. */
+  conn: 'CONN',
+  /** Accepted device commands and the gateway's rejections of undeliverable ones. */
+  commands: 'COMMANDS',
+} as const;
+
+export const BUCKETS = {
+  devices: 'devices',
+  deviceState: 'device_state',
+  flows: 'flows',
+  actors: 'actors',
+} as const;
+
+/** `state` is the top-level state name of the record's `to` path. */
+export function transitionSubject(kind: Kind, id: string, toPath: string): string {
+  const top = toPath.split(/[.,]/)[0] || 'unknown';
+  return `conn.${kind}.${encodeToken(id)}.${top}`;
+}
+
+export const subjects = {
+  allTransitions: 'conn.>',
+  /** NATS request intake for device commands (answered by the hub), same body as HTTP. */
+  commandRequest: (deviceId: string) => `cmd.device.${encodeToken(deviceId)}`,
+  commandRequestWildcard: 'cmd.device.*',
+  /** Accepted commands, durable in stream COMMANDS; consumed by the device gateway. */
+  acceptedCommand: (deviceId: string) => `commands.device.${encodeToken(deviceId)}`,
+  acceptedCommands: 'commands.device.>',
+  /** A gateway could not deliver an accepted command (device gone): the flow fails. */
+  rejectedCommand: (deviceId: string) => `commands.rejected.${encodeToken(deviceId)}`,
+  /** Projector → hub: projected changes, rebroadcast to dashboards. */
+  broadcast: (topic: BroadcastTopic) => `broadcast.${topic}`,
+  allBroadcasts: 'broadcast.>',
+} as const;
+
+export type BroadcastTopic = 'flow' | 'device' | 'device_state' | 'actor';

@@ -1,0 +1,40 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { formatIssues } from '../bus/schemas/parse.ts';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+/** Ports, paths and names; every default of DESIGN.md, overridable by env and flags. */
+export const runtimeConfigSchema = z.object({
+  natsUrl: z.string().min(1).optional(),
+  natsPort: port.default(4250),
+  natsWsPort: port.default(4251),
+  natsMonitorPort: port.default(8250),
+  httpHost: z.string().default('127.0.0.1'),
+  httpPort: port.default(7070),
+  deviceHost: z.string().default('127.0.0.1'),
+  devicePort: port.default(7071),
+  dataDir: z.string().default('./.lifeline'),
+  gatewayName: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('gateway-1'),
+});
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema> & { dataDir: string };
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+}
+
+/** Env first, then flags (flags win). A wrong value is an error naming the field. */
+export function loadRuntimeConfig(flags: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const fromEnv = {
+    natsUrl: env.NATS_URL || undefined,
+    httpPort: env.LIFELINE_HTTP_PORT,
+    devicePort: env.LIFELINE_DEVICE_PORT,
+    dataDir: env.LIFELINE_DATA_DIR || undefined,
+    gatewayName: env.LIFELINE_GATEWAY_NAME || undefined,
+  };
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ''));
+  const merged = { ...defined(fromEnv), ...defined(flags) };
+  const parsed = runtimeConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
+  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+}

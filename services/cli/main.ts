@@ -1,0 +1,111 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadRuntimeConfig } from './config.ts';
+import { NatsNotRunningError } from './natsEndpoint.ts';
+import { RUNNABLE_SERVICES, runService, type RunnableService } from './run.ts';
+import { runReplay } from './replay.ts';
+import { runStatus } from './status.ts';
+import { runUp } from './up.ts';
+import { runWatch } from './watch.ts';
+
+const USAGE = `lifeline — keeps long-lived connections honest
+
+usage: lifeline <command> [options]
+
+commands:
+  up                     start nats-server (unless NATS_URL is set), provision, and every service
+  run <service>          run one service alone: ${RUNNABLE_SERVICES.join(' | ')}
+  watch [subject]        print transitions one line each (default subject: conn.>); --json for raw records
+  status                 every actor's state from the actors projection; --json
+  replay                 wipe the projections and rebuild them from the event log
+  sim [options]          device simulator (lifeline sim --help)
+
+options (each also from env):
+  --data-dir DIR         data directory (LIFELINE_DATA_DIR, default ./.lifeline)
+  --nats-url URL         use this NATS server, launch none (NATS_URL)
+  --http-port N          hub HTTP + /ws port (LIFELINE_HTTP_PORT, default 7070)
+  --device-port N        device gateway TCP port (LIFELINE_DEVICE_PORT, default 7071)
+  --gateway-name NAME    this gateway's name (LIFELINE_GATEWAY_NAME, default gateway-1)
+  -h, --help             this help
+`;
+
+const COMMAND_HELP: Record<string, string> = {
+  up: 'usage: lifeline up [--data-dir DIR] [--nats-url URL] [--http-port N] [--device-port N]\n  Ctrl-C stops everything in reverse order; a second Ctrl-C forces it.\n',
+  run: `usage: lifeline run <${RUNNABLE_SERVICES.join('|')}> [--nats-url URL] [--data-dir DIR]\n`,
+  watch: 'usage: lifeline watch [subject] [--json]\n  e.g. lifeline watch "conn.*.*.failed"\n',
+  status: 'usage: lifeline status [--json]\n',
+  replay: 'usage: lifeline replay [--data-dir DIR]\n',
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'sim') {
+    const { main: sim } = await import('../../infra/device-sim/cli.ts');
+    return sim(rest);
+  }
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  if (!(command in COMMAND_HELP)) {
+    process.stderr.write(`lifeline: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        'data-dir': { type: 'string' },
+        'nats-url': { type: 'string' },
+        'http-port': { type: 'string' },
+        'device-port': { type: 'string' },
+        'gateway-name': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`lifeline ${command}: ${(err as Error).message}\n${COMMAND_HELP[command]}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(COMMAND_HELP[command]!);
+    return 0;
+  }
+  try {
+    const config = loadRuntimeConfig({
+      dataDir: values['data-dir'],
+      natsUrl: values['nats-url'],
+      httpPort: values['http-port'],
+      devicePort: values['device-port'],
+      gatewayName: values['gateway-name'],
+    });
+    switch (command) {
+      case 'up':
+        return await runUp(config);
+      case 'run': {
+        const service = positionals[0];
+        if (!RUNNABLE_SERVICES.includes(service as RunnableService)) {
+          process.stderr.write(`lifeline run: name a service (${RUNNABLE_SERVICES.join(', ')})\n`);
+          return 2;
+        }
+        return await runService(service as RunnableService, config);
+      }
+      case 'watch':
+        return await runWatch(config, positionals[0] ?? 'conn.>', values.json ?? false);
+      case 'status':
+        return await runStatus(config, values.json ?? false);
+      case 'replay':
+        return await runReplay(config);
+    }
+    return 2;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof NatsNotRunningError) {
+      process.stderr.write(`${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,57 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { DeviceTiming } from '../../../machines/deviceSocket.ts';
+import { createOutbox, type Outbox } from '../../bus/outbox.ts';
+import { startCommandConsumer } from '../../device-gateway/commandConsumer.ts';
+import { startDeviceGateway, type DeviceGateway } from '../../device-gateway/gateway.ts';
+import { componentLogger } from '../../log/logger.ts';
+import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
+import type { RunningService } from './runningService.ts';
+
+export interface GatewayService extends RunningService {
+  gateway: DeviceGateway;
+  outbox: Outbox;
+}
+
+/** The TCP device gateway: its devices' actors, their outbox and the command consumer. */
+export async function startGatewayService(
+  endpoint: NatsEndpoint,
+  config: RuntimeConfig,
+  options: { timing?: Partial<DeviceTiming>; helloTimeoutMs?: number; outboxCapacity?: number } = {},
+): Promise<GatewayService> {
+  const log = componentLogger('device-gateway', { gateway: config.gatewayName });
+  const bus = await connectAs(endpoint, 'gateway', `lifeline-gateway-${config.gatewayName}`);
+  const outbox = createOutbox({
+    js: jetstream(bus.nc),
+    isConnected: () => bus.status() === 'connected',
+    logger: componentLogger('outbox', { service: 'device-gateway' }),
+    ...(options.outboxCapacity ? { capacity: options.outboxCapacity } : {}),
+  });
+  bus.events.on('status', (s) => s === 'connected' && outbox.kick());
+  registerOutboxMetrics('device-gateway', outbox);
+  const gateway = await startDeviceGateway({
+    host: config.deviceHost,
+    port: config.devicePort,
+    name: config.gatewayName,
+    sink: outbox,
+    logger: log,
+    ...(options.timing ? { timing: options.timing } : {}),
+    ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
+  });
+  const consumer = await startCommandConsumer({ nc: bus.nc, registry: gateway.registry, gateway: config.gatewayName, logger: log });
+  return {
+    name: 'device-gateway',
+    address: `tcp://${config.deviceHost}:${gateway.port}`,
+    state: () => `${gateway.registry.size()} device(s), outbox ${outbox.stats().queued} queued`,
+    gateway,
+    outbox,
+    stop: async () => {
+      await consumer.stop();
+      await gateway.close();
+      await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, 5_000))]);
+      await outbox.close();
+      await bus.close();
+    },
+  };
+}

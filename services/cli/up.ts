@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { startNatsServer, NatsServerNotFoundError, type NatsServerHandle } from '../../infra/nats/index.ts';
+import { provision } from '../bus/provision.ts';
+import { componentLogger } from '../log/logger.ts';
+import type { RuntimeConfig } from './config.ts';
+import { connectAs, removeServerFile, resolveNatsEndpoint, writeServerFile, type NatsEndpoint } from './natsEndpoint.ts';
+import { startGatewayService } from './services/gatewayService.ts';
+import { startHubService } from './services/hubService.ts';
+import { startProjectorService } from './services/projectorService.ts';
+import type { RunningService } from './services/runningService.ts';
+import { loadOrCreateCredentials } from '../../infra/nats/index.ts';
+
+const log = componentLogger('lifeline-up');
+
+export interface System {
+  endpoint: NatsEndpoint;
+  nats: NatsServerHandle | null;
+  services: RunningService[];
+  stop(): Promise<void>;
+}
+
+/** Starts NATS (unless NATS_URL is set), provisions, then every service, in order. */
+export async function startSystem(config: RuntimeConfig, progress: (line: string) => void = () => {}): Promise<System> {
+  mkdirSync(config.dataDir, { recursive: true });
+  let nats: NatsServerHandle | null = null;
+  let endpoint: NatsEndpoint;
+  const services: RunningService[] = [];
+  const stop = async (): Promise<void> => {
+    for (const service of [...services].reverse()) {
+      progress(`stopping ${service.name}`);
+      await service.stop().catch((err: Error) => log.error({ err, service: service.name }, 'stop failed'));
+    }
+    if (nats) {
+      progress('stopping nats-server');
+      await nats.stop();
+      removeServerFile(config.dataDir);
+    }
+  };
+  try {
+    if (config.natsUrl) {
+      endpoint = await resolveNatsEndpoint(config);
+      progress(`using NATS at ${config.natsUrl}`);
+    } else {
+      progress('starting nats-server');
+      nats = await startNatsServer({
+        dataDir: config.dataDir,
+        ports: { client: config.natsPort, websocket: config.natsWsPort, monitor: config.natsMonitorPort },
+      });
+      writeServerFile(config.dataDir, { url: nats.url, wsUrl: nats.wsUrl, monitorUrl: nats.monitorUrl, pid: nats.pid });
+      endpoint = { url: nats.url, credentials: await loadOrCreateCredentials(config.dataDir) };
+    }
+    progress('provisioning streams CONN, COMMANDS and the projection buckets');
+    const admin = await connectAs(endpoint, 'admin', 'lifeline-provision', 15_000);
+    await provision(admin.nc);
+    await admin.close();
+    progress('starting projector');
+    services.push(await startProjectorService(endpoint));
+    progress('starting hub');
+    services.push(await startHubService(endpoint, config));
+    progress('starting device gateway');
+    services.push(await startGatewayService(endpoint, config));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { endpoint, nats, services, stop };
+}
+
+export function summaryTable(system: System): string {
+  const rows: Array<[string, string, string]> = [];
+  if (system.nats) {
+    rows.push(['nats-server', 'running', `${system.nats.url} (ws ${system.nats.wsUrl}, monitor ${system.nats.monitorUrl})`]);
+  } else rows.push(['nats', 'external', system.endpoint.url]);
+  for (const s of system.services) rows.push([s.name, s.state(), s.address]);
+  const w0 = Math.max(7, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(5, ...rows.map((r) => r[1].length));
+  const line = (r: [string, string, string]) => `  ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`;
+  return [line(['service', 'state', 'address']), ...rows.map(line)].join('\n');
+}
+
+/** `lifeline up`: runs until Ctrl-C (graceful, reverse order); a second Ctrl-C forces exit. */
+export async function runUp(config: RuntimeConfig): Promise<number> {
+  const print = (line: string): void => void process.stdout.write(`${line}\n`);
+  let system: System;
+  try {
+    system = await startSystem(config, (line) => print(`• ${line}`));
+  } catch (err) {
+    if (err instanceof NatsServerNotFoundError) {
+      process.stderr.write(`${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  print('\nLifeline is up.\n');
+  print(summaryTable(system));
+  const hub = system.services.find((s) => s.name === 'hub');
+  print(`\n  Dashboard/API: ${hub?.address.split(' ')[0] ?? ''}  ·  watch transitions: npx lifeline watch  ·  Ctrl-C stops\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string): void => {
+      if (stopping) {
+        print(`\n${signal} again: forcing exit`);
+        process.exit(130);
+      }
+      stopping = true;
+      print(`\n${signal}: shutting down (Ctrl-C again to force)`);
+      system.stop().then(
+        () => resolve(0),
+        (err: Error) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+  });
+}

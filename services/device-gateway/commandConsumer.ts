@@ -1,0 +1,94 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { createErrorEvent } from '../../machines/lib/errorEvent.ts';
+import { acceptedCommandSchema, type AcceptedCommand, type RejectedCommand } from '../bus/schemas/commands.ts';
+import { parseJsonWith } from '../bus/schemas/parse.ts';
+import { STREAMS, subjects } from '../bus/subjects.ts';
+import type { Logger } from '../log/logger.ts';
+import type { DeviceRegistry } from './deviceRegistry.ts';
+
+export interface CommandConsumerOptions {
+  nc: NatsConnection;
+  registry: DeviceRegistry;
+  gateway: string;
+  logger: Logger;
+}
+
+export interface CommandConsumer {
+  stop(): Promise<void>;
+}
+
+/**
+ * Delivers accepted commands (stream COMMANDS) to the device actors. A message is acked
+ * only once the record showing the command queued on its device is stored in JetStream,
+ * so a gateway that dies in between gets it redelivered. A command whose device is not
+ * here (it died after the command was accepted) is rejected: the flow ends `failed`.
+ */
+export async function startCommandConsumer(options: CommandConsumerOptions): Promise<CommandConsumer> {
+  const { nc, registry, logger } = options;
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const durable = `device-gateway-${options.gateway}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  await jsm.consumers.add(STREAMS.commands, {
+    durable_name: durable,
+    filter_subject: subjects.acceptedCommands,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: 30_000_000_000,
+    max_ack_pending: 20_000,
+  });
+  const consumer = await js.consumers.get(STREAMS.commands, durable);
+
+  async function reject(command: AcceptedCommand): Promise<void> {
+    const rejection: RejectedCommand = {
+      command_id: command.command_id,
+      device_id: command.device_id,
+      node_id: command.node_id,
+      accepted_at: command.accepted_at,
+      error: createErrorEvent({
+        code: 'DEVICE_NOT_CONNECTED',
+        message: `device ${command.device_id} is not connected to gateway ${options.gateway}`,
+        component: 'device-gateway',
+        retryable: true,
+        at: Date.now(),
+        details: { device_id: command.device_id },
+      }),
+    };
+    const h = headers();
+    h.set('Nats-Msg-Id', `rejected:${command.command_id}`);
+    await js.publish(subjects.rejectedCommand(command.device_id), JSON.stringify(rejection), { headers: h });
+  }
+
+  function handle(msg: JsMsg): void {
+    const parsed = parseJsonWith(acceptedCommandSchema, 'accepted command', msg.data);
+    if (!parsed.ok) {
+      logger.error({ subject: msg.subject, err: parsed.error.message }, 'dropping a malformed command from COMMANDS');
+      msg.term();
+      return;
+    }
+    const command = parsed.value;
+    const actor = registry.get(command.device_id);
+    if (actor) {
+      const { device_id: _deviceId, ...rest } = command;
+      actor.send({ type: 'command.submitted', command: rest }, () => msg.ack());
+      return;
+    }
+    reject(command).then(
+      () => {
+        logger.warn({ commandId: command.command_id, deviceId: command.device_id }, 'command rejected: device not connected');
+        msg.ack();
+      },
+      (err: Error) => {
+        logger.warn({ err: err.message, commandId: command.command_id }, 'could not publish a rejection; will retry');
+        msg.nak(1_000);
+      },
+    );
+  }
+
+  const messages: ConsumerMessages = await consumer.consume({ callback: handle, max_messages: 1_000 });
+  return {
+    stop: async () => {
+      await messages.close();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Bus } from '../bus/connection.ts';
+import { componentLogger, type Logger } from '../log/logger.ts';
+import { apiError } from './apiError.ts';
+import { createCommandIntake } from './commandIntake.ts';
+import { answerCommandRequests } from './commandResponder.ts';
+import { openProjectionViews } from './projectionViews.ts';
+import { watchProjectorLiveness } from './projectorLiveness.ts';
+import { createWsBroadcaster } from './wsBroadcaster.ts';
+import { registerApiRoutes } from './routes/api.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+
+/** Fastify's own error codes, as the API's. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+export interface HubOptions {
+  bus: Bus;
+  host: string;
+  port: number;
+  logger?: Logger;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** HTTP (REST, /healthz, /metrics) and the `/ws` WebSocket for dashboards. */
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const log = options.logger ?? componentLogger('hub');
+  const nc: NatsConnection = options.bus.nc;
+  const views = openProjectionViews(nc, log);
+  const intake = createCommandIntake({ nc, devices: views.devices, logger: log });
+  const responder = answerCommandRequests(nc, intake, log);
+  const liveness = watchProjectorLiveness(nc);
+  const broadcaster = createWsBroadcaster(nc, log);
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    // one line per request is too much at device-fleet rates; errors are still logged
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'request failed');
+    const code = status === 500 ? 'INTERNAL' : (FASTIFY_CODES[err.code ?? ''] ?? 'BAD_REQUEST');
+    void reply.status(status).send(apiError(code, status === 500 ? 'internal error; see the hub log' : err.message));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(apiError('NOT_FOUND', `no route ${request.method} ${request.url}`));
+  });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  app.get('/ws', { websocket: true }, (socket) => broadcaster.attach(socket));
+  registerApiRoutes(app, { intake, views });
+  registerOpsRoutes(app, { bus: options.bus, liveness, wsClients: () => broadcaster.clients() });
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${options.host}:${port}`;
+  log.info({ url }, 'hub listening');
+  return {
+    app,
+    url,
+    port,
+    close: async () => {
+      broadcaster.stop();
+      responder.unsubscribe();
+      liveness.stop();
+      views.stop();
+      await app.close();
+    },
+  };
+}

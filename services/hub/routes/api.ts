@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { encodeToken } from '../../bus/tokens.ts';
+import { apiError } from '../apiError.ts';
+import type { CommandIntake } from '../commandIntake.ts';
+import type { ProjectionViews } from '../projectionViews.ts';
+
+const deviceParams = z.object({ deviceId: z.string().min(1).max(512) });
+const nodeParams = z.object({ nodeId: z.string().min(1).max(512) });
+
+/** The REST routes of DESIGN.md. */
+export function registerApiRoutes(app: FastifyInstance, deps: { intake: CommandIntake; views: ProjectionViews }): void {
+  app.post('/api/devices/:deviceId/commands', async (request, reply) => {
+    const params = deviceParams.safeParse(request.params);
+    if (!params.success) return reply.status(400).send(apiError('INVALID_DEVICE_ID', 'deviceId is required'));
+    const answer = await deps.intake.submit(params.data.deviceId, request.body);
+    return reply.status(answer.status).send(answer.body);
+  });
+
+  app.get('/api/flows/:nodeId', async (request, reply) => {
+    const params = nodeParams.safeParse(request.params);
+    if (!params.success) return reply.status(400).send(apiError('INVALID_NODE_ID', 'nodeId is required'));
+    const flow = deps.views.flows.get(encodeToken(params.data.nodeId));
+    if (!flow) return reply.status(404).send(apiError('FLOW_NOT_FOUND', `no flow for node ${params.data.nodeId}`));
+    return {
+      node_id: flow.node_id,
+      command_id: flow.command_id,
+      status: flow.status,
+      device_id: flow.device_id,
+      ...(flow.error ? { error: { code: flow.error.code, message: flow.error.message } } : {}),
+      updated_at: flow.updated_at,
+    };
+  });
+
+  app.get('/api/devices', async () =>
+    deps.views.devices
+      .values()
+      .sort((a, b) => a.device_id.localeCompare(b.device_id))
+      .map((d) => ({
+        device_id: d.device_id,
+        name: d.name,
+        nodes: d.nodes,
+        remote: d.remote,
+        gateway: d.gateway,
+        state: d.state,
+        pending: d.pending,
+        connected_at: d.connected_at,
+      })),
+  );
+
+  app.get('/api/actors', async () =>
+    deps.views.actors
+      .values()
+      .sort((a, b) => a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id))
+      .map((a) => ({
+        kind: a.kind,
+        id: a.id,
+        state: a.state,
+        since: a.since,
+        seq: a.seq,
+        ...(a.error ? { error: { code: a.error.code, message: a.error.message } } : {}),
+      })),
+  );
+}

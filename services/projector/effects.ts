@@ -1,0 +1,33 @@
+import type { ActorEntry, FlowEntry } from '../bus/schemas/projections.ts';
+
+/** Where a record came from in its actor's life: newer versions win. */
+export interface Version {
+  incarnation: string;
+  seq: number;
+}
+
+/**
+ * What a reducer asks the projection store to do. Reducers are pure: the same record
+ * always gives the same effects, and applying them twice changes nothing.
+ */
+export type Effect =
+  /** Put unless the stored value carries a newer version. */
+  | { op: 'put'; bucket: string; key: string; value: Record<string, unknown>; version: Version }
+  /** Delete unless the stored value belongs to a newer incarnation. */
+  | { op: 'delete'; bucket: string; key: string; version: Version }
+  /** The `actors` entry: a put that keeps `since` while the state stays the same. */
+  | { op: 'putActor'; bucket: string; key: string; value: ActorEntry; version: Version }
+  /** Join a flow entry into the stored one (see mergeFlow): order never matters. */
+  | { op: 'mergeFlow'; bucket: string; key: string; value: FlowEntry };
+
+export function compareVersions(a: Version, b: Version): number {
+  if (a.incarnation !== b.incarnation) return a.incarnation < b.incarnation ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+/** The version a stored projection value carries, if any. */
+export function versionOf(value: unknown): Version | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as { incarnation?: unknown; seq?: unknown };
+  return typeof v.incarnation === 'string' && typeof v.seq === 'number' ? { incarnation: v.incarnation, seq: v.seq } : undefined;
+}

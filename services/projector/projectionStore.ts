@@ -1,0 +1,128 @@
+import type { ActorEntry, FlowEntry } from '../bus/schemas/projections.ts';
+import { compareVersions, versionOf, type Effect } from './effects.ts';
+import { mergeFlow } from './flowMerge.ts';
+import { carryActorEntry } from './reducers/actorRecord.ts';
+import type { ProjectionBackend, StoredValue } from './backend.ts';
+
+export interface Change {
+  bucket: string;
+  key: string;
+  /** null: the key was deleted. */
+  value: unknown | null;
+}
+
+export interface ProjectionStore {
+  /**
+   * Applies a batch of effects in order and writes the final value of every key it
+   * changed (coalesced: one write per key per batch). Resolves with the changes once
+   * they are all written; rejects (changing nothing in the cache) if a write fails.
+   */
+  apply(effects: Effect[]): Promise<Change[]>;
+  /** Forgets the cache (e.g. after a replay wiped the buckets). */
+  reset(): void;
+}
+
+const MAX_CAS_RETRIES = 5;
+
+/**
+ * The projector's view of its buckets: a write-through cache over the backend. The
+ * projector is their only writer except for `flows`, which the hub also writes at
+ * intake; flow writes therefore use compare-and-set and re-merge on a conflict.
+ */
+export function createProjectionStore(backend: ProjectionBackend): ProjectionStore {
+  let cache = new Map<string, StoredValue>();
+  const id = (bucket: string, key: string): string => `${bucket}\u0000${key}`;
+
+  async function ensureLoaded(effects: Effect[]): Promise<void> {
+    const missing = new Map<string, Effect>();
+    for (const e of effects) {
+      const k = id(e.bucket, e.key);
+      if (!cache.has(k) && !missing.has(k)) missing.set(k, e);
+    }
+    await Promise.all(
+      [...missing].map(async ([k, e]) => {
+        cache.set(k, await backend.load(e.bucket, e.key));
+      }),
+    );
+  }
+
+  function next(current: unknown | null, effect: Effect): unknown | null {
+    switch (effect.op) {
+      case 'put': {
+        const stored = versionOf(current);
+        return stored && compareVersions(stored, effect.version) > 0 ? current : effect.value;
+      }
+      case 'putActor': {
+        const stored = versionOf(current);
+        if (stored && compareVersions(stored, effect.version) > 0) return current;
+        return carryActorEntry((current ?? undefined) as ActorEntry | undefined, effect.value);
+      }
+      case 'delete': {
+        const stored = versionOf(current);
+        return stored && stored.incarnation > effect.version.incarnation ? current : null;
+      }
+      case 'mergeFlow':
+        return mergeFlow((current ?? undefined) as FlowEntry | undefined, effect.value);
+    }
+  }
+
+  async function writeFlow(bucket: string, key: string, value: FlowEntry, stored: StoredValue): Promise<StoredValue> {
+    let current = stored;
+    let merged = value;
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const result = await backend.write(bucket, key, merged, current.revision);
+      if (result.ok) return { value: merged, revision: result.revision };
+      current = await backend.load(bucket, key);
+      merged = mergeFlow((current.value ?? undefined) as FlowEntry | undefined, value);
+      if (JSON.stringify(merged) === JSON.stringify(current.value)) return current;
+    }
+    throw new Error(`flow ${key}: too many concurrent writers`);
+  }
+
+  return {
+    async apply(effects) {
+      if (effects.length === 0) return [];
+      await ensureLoaded(effects);
+      const before = new Map<string, StoredValue>();
+      const working = new Map<string, { bucket: string; key: string; value: unknown | null; flow: boolean }>();
+      for (const effect of effects) {
+        const k = id(effect.bucket, effect.key);
+        const stored = cache.get(k)!;
+        if (!before.has(k)) before.set(k, stored);
+        const current = working.get(k)?.value ?? (working.has(k) ? null : stored.value);
+        working.set(k, { bucket: effect.bucket, key: effect.key, value: next(current, effect), flow: effect.op === 'mergeFlow' });
+      }
+      const changes: Change[] = [];
+      const writes: Array<Promise<void>> = [];
+      for (const [k, w] of working) {
+        const stored = before.get(k)!;
+        if (JSON.stringify(w.value) === JSON.stringify(stored.value)) continue;
+        if (w.value === null && stored.value === null) continue;
+        writes.push(
+          (async () => {
+            if (w.flow && w.value !== null) {
+              const written = await writeFlow(w.bucket, w.key, w.value as FlowEntry, stored);
+              cache.set(k, written);
+              changes.push({ bucket: w.bucket, key: w.key, value: written.value });
+            } else {
+              const result = await backend.write(w.bucket, w.key, w.value);
+              cache.set(k, { value: w.value, revision: result.ok ? result.revision : 0 });
+              changes.push({ bucket: w.bucket, key: w.key, value: w.value });
+            }
+          })(),
+        );
+      }
+      const results = await Promise.allSettled(writes);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // some keys may be written, some not: forget them all and reload on the retry
+        for (const k of working.keys()) cache.delete(k);
+        throw failed.reason;
+      }
+      return changes;
+    },
+    reset() {
+      cache = new Map();
+    },
+  };
+}

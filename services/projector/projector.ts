@@ -1,0 +1,133 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { STREAMS } from '../bus/subjects.ts';
+import { componentLogger, type Logger } from '../log/logger.ts';
+import { createKvBackend } from './backend.ts';
+import { broadcastChanges, PROJECTOR_HEARTBEAT_SUBJECT } from './broadcasts.ts';
+import { projectMessage } from './projectMessage.ts';
+import { createProjectionStore } from './projectionStore.ts';
+import type { Effect } from './effects.ts';
+
+export interface ProjectorOptions {
+  nc: NatsConnection;
+  logger?: Logger;
+  /** Messages applied (and written) together at most. */
+  batchMax?: number;
+  heartbeatMs?: number;
+}
+
+export interface ProjectorStats {
+  applied: number;
+  rejected: number;
+  batches: number;
+  writeFailures: number;
+  lastAppliedAt?: string;
+}
+
+export interface Projector {
+  stats(): ProjectorStats;
+  /** Stops consuming; what was applied is acked, the rest is redelivered to the next projector. */
+  stop(): Promise<void>;
+}
+
+const DURABLES = { [STREAMS.conn]: 'projector', [STREAMS.commands]: 'projector' } as const;
+
+/**
+ * The projector: durable consumers on CONN and COMMANDS feed one ordered worker that
+ * turns each message into effects (pure reducers), applies a batch to the projection
+ * store, writes it, broadcasts the changes and only then acks. A crash anywhere before
+ * the ack means redelivery, and re-applying effects changes nothing.
+ */
+export async function startProjector(options: ProjectorOptions): Promise<Projector> {
+  const { nc } = options;
+  const log = options.logger ?? componentLogger('projector');
+  const batchMax = options.batchMax ?? 2_000;
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const store = createProjectionStore(createKvBackend(nc));
+  const stats: ProjectorStats = { applied: 0, rejected: 0, batches: 0, writeFailures: 0 };
+  const inbox: JsMsg[] = [];
+  let wake: (() => void) | undefined;
+  let running = true;
+
+  const subscriptions: ConsumerMessages[] = [];
+  for (const stream of [STREAMS.conn, STREAMS.commands]) {
+    await jsm.consumers.add(stream, {
+      durable_name: DURABLES[stream],
+      ack_policy: AckPolicy.All,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30_000_000_000,
+      max_ack_pending: 50_000,
+    });
+    const consumer = await js.consumers.get(stream, DURABLES[stream]);
+    subscriptions.push(
+      await consumer.consume({
+        max_messages: 5_000,
+        callback: (msg) => {
+          inbox.push(msg);
+          wake?.();
+        },
+      }),
+    );
+  }
+
+  async function processBatch(batch: JsMsg[]): Promise<void> {
+    const effects: Effect[] = [];
+    for (const msg of batch) {
+      const projected = projectMessage(msg.subject, msg.data);
+      if (projected.ok) effects.push(...projected.effects);
+      else {
+        stats.rejected += 1;
+        log.error({ subject: msg.subject, seq: msg.seq, err: projected.error }, 'message skipped: it does not parse');
+      }
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const changes = await store.apply(effects);
+        broadcastChanges(nc, changes);
+        break;
+      } catch (err) {
+        stats.writeFailures += 1;
+        const delay = Math.min(2_000, 50 * 2 ** Math.min(attempt, 6));
+        log.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'projection write failed; retrying the batch');
+        await new Promise((r) => setTimeout(r, delay));
+        if (!running) return;
+      }
+    }
+    // AckPolicy.All: acking the last message of each stream acks everything before it
+    const lastOfStream = new Map<string, JsMsg>();
+    for (const msg of batch) lastOfStream.set(msg.info.stream, msg);
+    for (const msg of lastOfStream.values()) msg.ack();
+    stats.applied += batch.length;
+    stats.batches += 1;
+    stats.lastAppliedAt = new Date().toISOString();
+  }
+
+  const worker = (async () => {
+    while (running) {
+      if (inbox.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      await processBatch(inbox.splice(0, batchMax));
+    }
+  })();
+
+  const heartbeat = setInterval(() => {
+    if (nc.isClosed()) return;
+    nc.publish(PROJECTOR_HEARTBEAT_SUBJECT, JSON.stringify({ service: 'projector', at: new Date().toISOString(), ...stats, backlog: inbox.length }));
+  }, options.heartbeatMs ?? 1_000);
+  log.info('projector consuming CONN and COMMANDS');
+
+  return {
+    stats: () => ({ ...stats }),
+    stop: async () => {
+      running = false;
+      clearInterval(heartbeat);
+      wake?.();
+      await worker;
+      await Promise.all(subscriptions.map((s) => s.close()));
+    },
+  };
+}
