@@ -255,7 +255,7 @@ export const deviceSocketMachine = setup({
     // a late ack or result of a command that already timed out: heard, otherwise ignored
     'device.ack': { actions: ['disarmSilence', 'armSilence'] },
     'device.result': { actions: ['disarmSilence', 'armSilence'] },
-    'timer.heartbeat': { actions: ['sendPing'] },
+    'timer.heartbeat': { actions: ['sendPing', 'armHeartbeat'] },
     'timer.silent': {
       target: '.failed',
       actions: {
