@@ -111,9 +111,11 @@ export type DeviceSocketEvent =
   | { type: 'timer.silent' };
 
 const COMPONENT = 'device-socket';
+/** Trying the same thing again will fail the same way. */
+const NOT_RETRYABLE = new Set(['REPLACED', 'DEVICE_REPORTED_FAILURE', 'INVALID_INSTANCE']);
 
 function deviceError(context: DeviceSocketContext, code: string, message: string, details?: Record<string, unknown>): ErrorEvent {
-  const retryable = code !== 'REPLACED';
+  const retryable = !NOT_RETRYABLE.has(code);
   return createErrorEvent({
     code,
     message,

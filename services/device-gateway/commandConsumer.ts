@@ -68,7 +68,8 @@ export async function startCommandConsumer(options: CommandConsumerOptions): Pro
     }
     const command = parsed.value;
     const actor = registry.get(command.device_id);
-    if (actor) {
+    // a device that has just ended drops events: its commands must be rejected instead
+    if (actor && actor.actor.getSnapshot().status === 'active') {
       const { device_id: _deviceId, ...rest } = command;
       actor.send({ type: 'command.submitted', command: rest }, () => msg.ack());
       return;

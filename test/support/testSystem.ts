@@ -20,6 +20,8 @@ export interface TestSystemOptions {
   helloTimeoutMs?: number;
   /** Start the in-process projector (default true); false when a test runs its own. */
   projector?: boolean;
+  /** Start the in-process device gateway (default true); false when a test runs its own process. */
+  gateway?: boolean;
   outboxCapacity?: number;
 }
 
@@ -28,7 +30,8 @@ export interface TestSystem {
   nats: NatsServerHandle;
   endpoint: NatsEndpoint;
   config: RuntimeConfig;
-  gateway: GatewayService;
+  /** The in-process gateway; throws when started with `gateway: false`. */
+  readonly gateway: GatewayService;
   hub: HubService;
   projector: ProjectorService | null;
   httpUrl: string;
@@ -65,7 +68,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   await admin.nc.flush();
   const projector = options.projector === false ? null : await startProjectorService(endpoint);
   const hub = await startHubService(endpoint, config);
-  const gateway = await startGatewayService(endpoint, config, {
+  const gateway = options.gateway === false ? null : await startGatewayService(endpoint, config, {
     ...(options.timing ? { timing: options.timing } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
     ...(options.outboxCapacity !== undefined ? { outboxCapacity: options.outboxCapacity } : {}),
@@ -79,11 +82,14 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     nats,
     endpoint,
     config,
-    gateway,
+    get gateway(): GatewayService {
+      if (!gateway) throw new Error('this test system runs no in-process gateway (gateway: false)');
+      return gateway;
+    },
     hub,
     projector,
     httpUrl,
-    devicePort: gateway.gateway.port,
+    devicePort: gateway?.gateway.port ?? devicePort!,
     admin,
     records,
     recordsOf: (deviceId) => records.filter((r) => r.id === deviceId),
@@ -97,7 +103,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       return out;
     },
     async stop() {
-      await gateway.stop().catch(() => {});
+      await gateway?.stop().catch(() => {});
       await hub.stop().catch(() => {});
       await projector?.stop().catch(() => {});
       await admin.close().catch(() => {});

@@ -2,6 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { DeviceTiming } from '../../../machines/deviceSocket.ts';
 import { createOutbox, type Outbox } from '../../bus/outbox.ts';
 import { startCommandConsumer } from '../../device-gateway/commandConsumer.ts';
+import { recordOrphanedDevices } from '../../device-gateway/recovery.ts';
 import { startDeviceGateway, type DeviceGateway } from '../../device-gateway/gateway.ts';
 import { componentLogger } from '../../log/logger.ts';
 import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
@@ -30,6 +31,7 @@ export async function startGatewayService(
   });
   bus.events.on('status', (s) => s === 'connected' && outbox.kick());
   registerOutboxMetrics('device-gateway', outbox);
+  await recordOrphanedDevices({ nc: bus.nc, gateway: config.gatewayName, sink: outbox, logger: log });
   const gateway = await startDeviceGateway({
     host: config.deviceHost,
     port: config.devicePort,
