@@ -6,7 +6,7 @@ import { recordOrphanedDevices } from '../../device-gateway/recovery.ts';
 import { startDeviceGateway, type DeviceGateway } from '../../device-gateway/gateway.ts';
 import { componentLogger } from '../../log/logger.ts';
 import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
-import type { RuntimeConfig } from '../config.ts';
+import { deviceTimingOf, type RuntimeConfig } from '../config.ts';
 import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
 import type { RunningService } from './runningService.ts';
 
@@ -38,8 +38,8 @@ export async function startGatewayService(
     name: config.gatewayName,
     sink: outbox,
     logger: log,
-    ...(options.timing ? { timing: options.timing } : {}),
-    ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
+    timing: { ...deviceTimingOf(config), ...options.timing },
+    helloTimeoutMs: options.helloTimeoutMs ?? config.deviceHelloTimeoutMs,
   });
   const consumer = await startCommandConsumer({ nc: bus.nc, registry: gateway.registry, gateway: config.gatewayName, logger: log });
   return {
