@@ -16,6 +16,8 @@ export const runtimeConfigSchema = z.object({
   deviceHost: z.string().default('127.0.0.1'),
   devicePort: port.default(7071),
   dataDir: z.string().default('./.lifeline'),
+  /** lifeline.config.json (children, links, …); unset: ./lifeline.config.json if it exists. */
+  configFile: z.string().optional(),
   gatewayName: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('gateway-1'),
   /** Device timings (ms); unset ones keep the machine's defaults (ack 5 s, result 60 s, ping 10 s, silent 30 s). */
   deviceAckTimeoutMs: z.coerce.number().int().positive().optional(),
@@ -37,6 +39,7 @@ export function loadRuntimeConfig(flags: Record<string, unknown> = {}, env: Node
     httpPort: env.LIFELINE_HTTP_PORT,
     devicePort: env.LIFELINE_DEVICE_PORT,
     dataDir: env.LIFELINE_DATA_DIR || undefined,
+    configFile: env.LIFELINE_CONFIG || undefined,
     gatewayName: env.LIFELINE_GATEWAY_NAME || undefined,
     deviceAckTimeoutMs: env.LIFELINE_DEVICE_ACK_TIMEOUT_MS,
     deviceResultTimeoutMs: env.LIFELINE_DEVICE_RESULT_TIMEOUT_MS,

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadRuntimeConfig } from './config.ts';
+import { ConfigFileError } from '../config/lifelineConfig.ts';
 import { NatsNotRunningError } from './natsEndpoint.ts';
 import { RUNNABLE_SERVICES, runService, type RunnableService } from './run.ts';
 import { runReplay } from './replay.ts';
@@ -21,6 +22,7 @@ commands:
 
 options (each also from env):
   --data-dir DIR         data directory (LIFELINE_DATA_DIR, default ./.lifeline)
+  --config FILE          configuration file (LIFELINE_CONFIG, default ./lifeline.config.json if present)
   --nats-url URL         use this NATS server, launch none (NATS_URL)
   --http-port N          hub HTTP + /ws port (LIFELINE_HTTP_PORT, default 7070)
   --device-port N        device gateway TCP port (LIFELINE_DEVICE_PORT, default 7071)
@@ -57,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         'data-dir': { type: 'string' },
+        config: { type: 'string' },
         'nats-url': { type: 'string' },
         'http-port': { type: 'string' },
         'device-port': { type: 'string' },
@@ -77,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadRuntimeConfig({
       dataDir: values['data-dir'],
+      configFile: values.config,
       natsUrl: values['nats-url'],
       httpPort: values['http-port'],
       devicePort: values['device-port'],
@@ -102,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 2;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof NatsNotRunningError) {
+    if (err instanceof ConfigError || err instanceof ConfigFileError || err instanceof NatsNotRunningError) {
       process.stderr.write(`${err.code}: ${err.message}\n`);
       return 1;
     }

@@ -8,6 +8,9 @@ import { startGatewayService } from './services/gatewayService.ts';
 import { startHubService } from './services/hubService.ts';
 import { startProjectorService } from './services/projectorService.ts';
 import type { RunningService } from './services/runningService.ts';
+import { startChildServices } from './services/childServices.ts';
+import { startLinkServices } from './services/linkServices.ts';
+import { loadLifelineConfig } from '../config/lifelineConfig.ts';
 import { loadOrCreateCredentials } from '../../infra/nats/index.ts';
 
 const log = componentLogger('lifeline-up');
@@ -59,6 +62,12 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
     services.push(await startHubService(endpoint, config));
     progress('starting device gateway');
     services.push(await startGatewayService(endpoint, config));
+    const declared = loadLifelineConfig(config.configFile);
+    if (declared.path) progress(`configuration: ${declared.path}`);
+    for (const spec of declared.children) progress(`starting child supervisor ${spec.name}`);
+    services.push(...(await startChildServices(endpoint, config, declared.children)));
+    for (const spec of declared.links) progress(`starting ESP32 link ${spec.name}`);
+    services.push(...(await startLinkServices(endpoint, config, declared.links)));
   } catch (err) {
     await stop();
     throw err;
