@@ -8,6 +8,7 @@ import { subjects } from '../bus/subjects.ts';
 import { encodeToken } from '../bus/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { createKvBackend } from '../projector/backend.ts';
+import { broadcastChanges } from '../projector/broadcasts.ts';
 import { createProjectionStore } from '../projector/projectionStore.ts';
 import { projectAcceptedCommand } from '../projector/reducers/commandMessage.ts';
 import { apiError, type ApiAnswer } from './apiError.ts';
@@ -70,7 +71,9 @@ export function createCommandIntake(options: { nc: NatsConnection; devices: Buck
         return { status: 503, body: apiError('NATS_UNAVAILABLE', 'the command could not be stored; nothing was accepted, try again') };
       }
       try {
-        await flows.apply([projectAcceptedCommand(command)]);
+        // whoever writes `started` first broadcasts it: when the hub does, the projector
+        // finds the entry unchanged and stays silent, so dashboards would never see it
+        broadcastChanges(options.nc, await flows.apply([projectAcceptedCommand(command)]));
       } catch (err) {
         log.warn({ err: (err as Error).message, commandId: command.command_id }, 'flow not written at intake; the projector will write it');
       }

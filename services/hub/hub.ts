@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Bus } from '../bus/connection.ts';
@@ -11,6 +11,7 @@ import { watchProjectorLiveness } from './projectorLiveness.ts';
 import { createWsBroadcaster } from './wsBroadcaster.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { childRoutes } from './routes/children.ts';
 
 /** Fastify's own error codes, as the API's. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -19,7 +20,19 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_BAD_URL: 'INVALID_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
+
+type HttpError = { statusCode?: number; code?: string; message: string };
+
+/** Every error answer, including the router's own (bad URL, over-long parameter), as `{"error":{"code","message"}}`. */
+function sendApiError(err: HttpError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+  if (status === 500) request.log.error({ err }, 'request failed');
+  const code = status === 500 ? 'INTERNAL' : (FASTIFY_CODES[err.code ?? ''] ?? 'BAD_REQUEST');
+  void reply.status(status).send(apiError(code, status === 500 ? 'internal error; see the hub log' : err.message));
+}
 
 export interface HubOptions {
   bus: Bus;
@@ -50,13 +63,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     bodyLimit: 64 * 1024,
     // one line per request is too much at device-fleet rates; errors are still logged
     logController: new LogController({ disableRequestLogging: true }),
+    // ids are bounded by the routes' schemas (512 characters), not by the router's default
+    // of 100, which made long device ids (a 128-character name) unaddressable
+    routerOptions: { maxParamLength: 8 * 1024 },
+    frameworkErrors: sendApiError,
   }) as unknown as FastifyInstance;
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) request.log.error({ err }, 'request failed');
-    const code = status === 500 ? 'INTERNAL' : (FASTIFY_CODES[err.code ?? ''] ?? 'BAD_REQUEST');
-    void reply.status(status).send(apiError(code, status === 500 ? 'internal error; see the hub log' : err.message));
-  });
+  app.setErrorHandler((err: HttpError, request, reply) => sendApiError(err, request, reply));
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(apiError('NOT_FOUND', `no route ${request.method} ${request.url}`));
   });
@@ -64,6 +76,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   app.get('/ws', { websocket: true }, (socket) => broadcaster.attach(socket));
   registerApiRoutes(app, { intake, views });
   registerOpsRoutes(app, { bus: options.bus, liveness, wsClients: () => broadcaster.clients() });
+  await app.register(childRoutes, { nc, logger: log.child({ routes: 'children' }) });
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

@@ -66,15 +66,16 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
     }
   }
 
-  async function writeFlow(bucket: string, key: string, value: FlowEntry, stored: StoredValue): Promise<StoredValue> {
+  /** `wrote` false: another writer already stored what this one would have (it reports that change). */
+  async function writeFlow(bucket: string, key: string, value: FlowEntry, stored: StoredValue): Promise<{ stored: StoredValue; wrote: boolean }> {
     let current = stored;
     let merged = value;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const result = await backend.write(bucket, key, merged, current.revision);
-      if (result.ok) return { value: merged, revision: result.revision };
+      if (result.ok) return { stored: { value: merged, revision: result.revision }, wrote: true };
       current = await backend.load(bucket, key);
       merged = mergeFlow((current.value ?? undefined) as FlowEntry | undefined, value);
-      if (JSON.stringify(merged) === JSON.stringify(current.value)) return current;
+      if (JSON.stringify(merged) === JSON.stringify(current.value)) return { stored: current, wrote: false };
     }
     throw new Error(`flow ${key}: too many concurrent writers`);
   }
@@ -102,8 +103,8 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
           (async () => {
             if (w.flow && w.value !== null) {
               const written = await writeFlow(w.bucket, w.key, w.value as FlowEntry, stored);
-              cache.set(k, written);
-              changes.push({ bucket: w.bucket, key: w.key, value: written.value });
+              cache.set(k, written.stored);
+              if (written.wrote) changes.push({ bucket: w.bucket, key: w.key, value: written.stored.value });
             } else {
               const result = await backend.write(w.bucket, w.key, w.value);
               cache.set(k, { value: w.value, revision: result.ok ? result.revision : 0 });

@@ -96,7 +96,7 @@ describe('flow invariant under random failures', () => {
       await new Promise((r) => setTimeout(r, 10 + random() * 30));
     }
 
-    expect(accepted.length).toBeGreaterThan(30);
+    expect(accepted.length).toBeGreaterThan(15);
     expect(gatewayKills).toBeGreaterThan(0);
     const unfinished = async (): Promise<string[]> => {
       const statuses = await Promise.all(accepted.map(async (node) => [node, await flowStatus(sys, node)] as const));
