@@ -19,6 +19,8 @@ export interface OutboxOptions {
 }
 
 export interface OutboxStats {
+  /** Records handed to `enqueue` so far (each ends stored, or counted in `dropped`). */
+  enqueued: number;
   queued: number;
   inFlight: number;
   published: number;
@@ -64,7 +66,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const queue: Entry[] = [];
   let head = 0;
   const gaps: GapTracker = createGapTracker();
-  const stats: OutboxStats = { queued: 0, inFlight: 0, published: 0, dropped: 0, gapRecords: 0, retries: 0 };
+  const stats: OutboxStats = { enqueued: 0, queued: 0, inFlight: 0, published: 0, dropped: 0, gapRecords: 0, retries: 0 };
   let inFlight = 0;
   let failed: Array<{ order: number; entry: Entry }> = [];
   let sendOrder = 0;
@@ -83,6 +85,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function enqueue(record: TransitionRecord, onStored?: () => void): void {
+    stats.enqueued += 1;
     if (closed) {
       log.error({ msgId: recordMessageId(record) }, 'record enqueued after the outbox closed; reported as a gap');
     }

@@ -2,14 +2,18 @@
  * Reversible, collision-free encoding of an arbitrary id into one NATS subject token
  * (and into a valid KV key). `[A-Za-z0-9-]` pass through; every other UTF-8 byte,
  * including `_` itself, becomes `_XX` (upper-case hex). So `127.0.0.1:dev1` becomes
- * `127_2E0_2E0_2E1_3Adev1`. Distinct ids always give distinct tokens because the
- * encoding is a bijection onto its image (decodeToken(encodeToken(x)) === x).
+ * `127_2E0_2E0_2E1_3Adev1`. A lone UTF-16 surrogate (which `JSON.parse('"\\ud800"')`
+ * can produce, but UTF-8 cannot encode) takes the three bytes of its code point
+ * (WTF-8), so it never collides with U+FFFD. Distinct ids always give distinct tokens
+ * because the encoding is a bijection onto its image (decodeToken(encodeToken(x)) === x).
  */
 const PLAIN = /^[A-Za-z0-9-]$/;
 
 export class InvalidTokenError extends Error {
   readonly code = 'INVALID_TOKEN';
 }
+
+const hex = (byte: number): string => '_' + byte.toString(16).toUpperCase().padStart(2, '0');
 
 export function encodeToken(id: string): string {
   if (id.length === 0) throw new InvalidTokenError('an id must not be empty');
@@ -19,7 +23,33 @@ export function encodeToken(id: string): string {
       out += char;
       continue;
     }
-    for (const byte of Buffer.from(char, 'utf8')) out += '_' + byte.toString(16).toUpperCase().padStart(2, '0');
+    const cp = char.codePointAt(0)!;
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      // a lone surrogate (a paired one is iterated as one astral code point)
+      out += hex(0xe0 | (cp >> 12)) + hex(0x80 | ((cp >> 6) & 0x3f)) + hex(0x80 | (cp & 0x3f));
+      continue;
+    }
+    for (const byte of Buffer.from(char, 'utf8')) out += hex(byte);
+  }
+  return out;
+}
+
+/** UTF-8 (surrogate code points allowed, as encodeToken writes them) → string; throws on a malformed sequence. */
+function decodeBytes(bytes: number[], token: string): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    const length = lead < 0x80 ? 1 : lead >= 0xc0 && lead < 0xe0 ? 2 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xf0 && lead < 0xf8 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) throw new InvalidTokenError(`not an encoded token: ${JSON.stringify(token)}`);
+    let cp = length === 1 ? lead : lead & (0xff >> (length + 1));
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k]!;
+      if ((next & 0xc0) !== 0x80) throw new InvalidTokenError(`not an encoded token: ${JSON.stringify(token)}`);
+      cp = (cp << 6) | (next & 0x3f);
+    }
+    if (cp > 0x10ffff) throw new InvalidTokenError(`not an encoded token: ${JSON.stringify(token)}`);
+    out += String.fromCodePoint(cp);
+    i += length;
   }
   return out;
 }
@@ -38,7 +68,9 @@ export function decodeToken(token: string): string {
       i += 1;
     }
   }
-  const decoded = Buffer.from(bytes).toString('utf8');
+  // overlong forms, surrogate pairs spelled as two 3-byte sequences and escaped plain
+  // characters all decode to something that encodes differently: not canonical
+  const decoded = decodeBytes(bytes, token);
   if (encodeToken(decoded) !== token) throw new InvalidTokenError(`not a canonical token: ${JSON.stringify(token)}`);
   return decoded;
 }

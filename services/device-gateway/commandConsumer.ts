@@ -14,6 +14,9 @@ export interface CommandConsumerOptions {
   logger: Logger;
 }
 
+/** Command ids remembered to recognise a redelivery (the oldest are forgotten first). */
+const HANDLED_MEMORY = 100_000;
+
 export interface CommandConsumer {
   stop(): Promise<void>;
 }
@@ -23,6 +26,9 @@ export interface CommandConsumer {
  * only once the record showing the command queued on its device is stored in JetStream,
  * so a gateway that dies in between gets it redelivered. A command whose device is not
  * here (it died after the command was accepted) is rejected: the flow ends `failed`.
+ * JetStream delivers at least once (a nats-server killed with SIGKILL can forget acks it
+ * had not yet persisted and redeliver those commands): a command this gateway has already
+ * handed to a device or rejected is only acked again, never run or rejected twice.
  */
 export async function startCommandConsumer(options: CommandConsumerOptions): Promise<CommandConsumer> {
   const { nc, registry, logger } = options;
@@ -38,6 +44,17 @@ export async function startCommandConsumer(options: CommandConsumerOptions): Pro
     max_ack_pending: 20_000,
   });
   const consumer = await js.consumers.get(STREAMS.commands, durable);
+  /** command_id → its first delivery's outcome: `true` once stored, else the acks awaiting it. */
+  const handled = new Map<string, true | Array<() => void>>();
+  const rememberHandled = (commandId: string): void => {
+    if (handled.size >= HANDLED_MEMORY) handled.delete(handled.keys().next().value!);
+    handled.set(commandId, []);
+  };
+  const settleHandled = (commandId: string): void => {
+    const waiting = handled.get(commandId);
+    handled.set(commandId, true);
+    if (Array.isArray(waiting)) for (const ack of waiting) ack();
+  };
 
   async function reject(command: AcceptedCommand): Promise<void> {
     const rejection: RejectedCommand = {
@@ -67,20 +84,29 @@ export async function startCommandConsumer(options: CommandConsumerOptions): Pro
       return;
     }
     const command = parsed.value;
+    const seen = handled.get(command.command_id);
+    if (seen === true) return msg.ack();
+    if (seen) return void seen.push(() => msg.ack());
+    rememberHandled(command.command_id);
+    const done = (): void => {
+      msg.ack();
+      settleHandled(command.command_id);
+    };
     const actor = registry.get(command.device_id);
     // a device that has just ended drops events: its commands must be rejected instead
     if (actor && actor.actor.getSnapshot().status === 'active') {
       const { device_id: _deviceId, ...rest } = command;
-      actor.send({ type: 'command.submitted', command: rest }, () => msg.ack());
+      actor.send({ type: 'command.submitted', command: rest }, done);
       return;
     }
     reject(command).then(
       () => {
         logger.warn({ commandId: command.command_id, deviceId: command.device_id }, 'command rejected: device not connected');
-        msg.ack();
+        done();
       },
       (err: Error) => {
         logger.warn({ err: err.message, commandId: command.command_id }, 'could not publish a rejection; will retry');
+        handled.delete(command.command_id);
         msg.nak(1_000);
       },
     );

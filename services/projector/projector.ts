@@ -1,4 +1,15 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { STREAMS } from '../bus/subjects.ts';
 import { componentLogger, type Logger } from '../log/logger.ts';
@@ -33,6 +44,36 @@ export interface Projector {
 const DURABLES = { [STREAMS.conn]: 'projector', [STREAMS.commands]: 'projector' } as const;
 
 /**
+ * Creates the durable consumer of `stream`, or takes over the one a previous projector
+ * left. Messages delivered to a projector that died before acking them are redelivered
+ * only after ack_wait, and with AckPolicy.All the new projector's first ack would
+ * acknowledge them without their ever being applied. So when the durable has
+ * unacknowledged messages it is recreated to deliver again, in order, from just after
+ * its ack floor (re-applying what the dead projector applied but did not ack is
+ * harmless). One projector consumes at a time.
+ */
+async function openDurable(jsm: JetStreamManager, stream: keyof typeof DURABLES, log: Logger): Promise<void> {
+  const name = DURABLES[stream];
+  const config = { durable_name: name, ack_policy: AckPolicy.All, ack_wait: 30_000_000_000, max_ack_pending: 50_000 };
+  let existing: ConsumerInfo | null;
+  try {
+    existing = await jsm.consumers.info(stream, name);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    existing = null;
+  }
+  if (!existing) {
+    await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.All });
+    return;
+  }
+  if (existing.num_ack_pending === 0) return;
+  const from = existing.ack_floor.stream_seq + 1;
+  log.warn({ stream, unacked: existing.num_ack_pending, from }, 'a previous projector left messages unacknowledged: consuming again from its ack floor');
+  await jsm.consumers.delete(stream, name);
+  await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
+}
+
+/**
  * The projector: durable consumers on CONN and COMMANDS feed one ordered worker that
  * turns each message into effects (pure reducers), applies a batch to the projection
  * store, writes it, broadcasts the changes and only then acks. A crash anywhere before
@@ -52,13 +93,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   const subscriptions: ConsumerMessages[] = [];
   for (const stream of [STREAMS.conn, STREAMS.commands]) {
-    await jsm.consumers.add(stream, {
-      durable_name: DURABLES[stream],
-      ack_policy: AckPolicy.All,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: 30_000_000_000,
-      max_ack_pending: 50_000,
-    });
+    await openDurable(jsm, stream, log);
     const consumer = await js.consumers.get(stream, DURABLES[stream]);
     subscriptions.push(
       await consumer.consume({

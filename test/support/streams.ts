@@ -20,7 +20,7 @@ export async function readStream(nc: NatsConnection, stream: string, subject?: s
   const info = await jsm.streams.info(stream);
   const last = info.state.last_seq;
   if (info.state.messages === 0) return [];
-  const consumer = await jetstream(nc).consumers.get(stream, subject ? { filter_subjects: [subject] } : {});
+  const consumer = await jetstream(nc).consumers.get(stream, subject ? { filter_subjects: subject } : {});
   const out: StoredMessage[] = [];
   // a filtered consumer may have nothing at or after `last`: fetch until the stream is exhausted
   for (;;) {
@@ -30,7 +30,10 @@ export async function readStream(nc: NatsConnection, stream: string, subject?: s
     for await (const m of batch) {
       got += 1;
       out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') || undefined, data: m.data });
-      if (m.seq >= last) done = true;
+      if (m.seq >= last) {
+        done = true;
+        break;
+      }
     }
     if (done || got === 0) break;
   }
@@ -57,4 +60,20 @@ export function byIncarnation<T extends { record: TransitionRecord }>(records: T
     list.push(r);
   }
   return out;
+}
+
+/** True once the durable consumer has nothing left to deliver and nothing unacknowledged. */
+export async function consumerCaughtUp(nc: NatsConnection, stream: string, durable: string): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.consumers.info(stream, durable);
+  return info.num_pending === 0 && info.num_ack_pending === 0;
+}
+
+/** Every durable consumer of `stream` is caught up (see consumerCaughtUp). */
+export async function allConsumersCaughtUp(nc: NatsConnection, stream: string): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  for await (const info of jsm.consumers.list(stream)) {
+    if (info.num_pending !== 0 || info.num_ack_pending !== 0) return false;
+  }
+  return true;
 }
