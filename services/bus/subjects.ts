@@ -16,6 +16,10 @@ export const BUCKETS = {
   deviceState: 'device_state',
   flows: 'flows',
   actors: 'actors',
+  /** The nodes each ESP32 link's radio knows, with their public keys (issue 6). */
+  meshNodes: 'mesh_nodes',
+  /** The status of each supervised child process (issue 3). */
+  children: 'children',
 } as const;
 
 /** `state` is the top-level state name of the record's `to` path. */
@@ -32,11 +36,16 @@ export const subjects = {
   /** Accepted commands, durable in stream COMMANDS; consumed by the device gateway. */
   acceptedCommand: (deviceId: string) => `commands.device.${encodeToken(deviceId)}`,
   acceptedCommands: 'commands.device.>',
+  /** Start/stop requests for a supervised child (hub → its child supervisor): `{"action"}`. */
+  childCommand: (name: string) => `cmd.child.${encodeToken(name)}`,
+  childCommands: 'cmd.child.*',
   /** A gateway could not deliver an accepted command (device gone): the flow fails. */
   rejectedCommand: (deviceId: string) => `commands.rejected.${encodeToken(deviceId)}`,
   /** Projector → hub: projected changes, rebroadcast to dashboards. */
   broadcast: (topic: BroadcastTopic) => `broadcast.${topic}`,
   allBroadcasts: 'broadcast.>',
+  /** NATS request answered by the ESP32 link actor itself, in every state (issue 6). */
+  linkPing: (linkId: string) => `link.${encodeToken(linkId)}.ping`,
 } as const;
 
 export type BroadcastTopic = 'flow' | 'device' | 'device_state' | 'actor';

@@ -4,13 +4,17 @@ import { transitionRecordSchema, type TransitionRecord } from '../bus/schemas/tr
 import type { Effect } from './effects.ts';
 import { projectActorRecord } from './reducers/actorRecord.ts';
 import { projectAcceptedCommand, projectRejectedCommand } from './reducers/commandMessage.ts';
+import { projectChildRecord } from './reducers/childRecord.ts';
 import { projectDeviceRecord } from './reducers/deviceRecord.ts';
+import { projectLinkRecord } from './reducers/linkRecord.ts';
 
 export type Projected = { ok: true; effects: Effect[]; record?: TransitionRecord } | { ok: false; error: string };
 
 /** Per kind, the reducer beyond the generic `actors` entry. */
 const kindReducers: Partial<Record<TransitionRecord['kind'], (r: TransitionRecord) => Projected>> = {
   device: projectDeviceRecord,
+  child: projectChildRecord,
+  link: projectLinkRecord,
 };
 
 /** One message of the log (stream CONN or COMMANDS) → the effects it has on projections. */

@@ -1,10 +1,88 @@
+import { dirname, resolve } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { createOutbox } from '../../bus/outbox.ts';
+import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
+import { answerChildCommands } from '../../child-supervisor/childCommands.ts';
 import type { ChildSpec } from '../../child-supervisor/childSpec.ts';
+import { startChildSupervisor, type ChildSupervisor } from '../../child-supervisor/childSupervisor.ts';
+import { resolveChild } from '../../child-supervisor/resolveChild.ts';
+import { ConfigFileError, DEFAULT_CONFIG_FILE } from '../../config/lifelineConfig.ts';
+import { componentLogger, type Logger } from '../../log/logger.ts';
 import type { RuntimeConfig } from '../config.ts';
-import type { NatsEndpoint } from '../natsEndpoint.ts';
+import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
 import type { RunningService } from './runningService.ts';
 
-/** One supervisor per child declared in the configuration file (issue 3). */
-export async function startChildServices(_endpoint: NatsEndpoint, _config: RuntimeConfig, specs: ChildSpec[]): Promise<RunningService[]> {
-  if (specs.length > 0) throw new Error('child supervision is not built yet (issue 3)');
-  return [];
+export interface ChildService extends RunningService {
+  supervisor: ChildSupervisor;
+}
+
+export interface ChildServicesOptions {
+  /** Where relative paths of the specs start; default: the configuration file's folder. */
+  baseDir?: string;
+  /** [0, 1) source of the restart jitter (tests and benchmarks pin it). */
+  random?: () => number;
+  logger?: Logger;
+}
+
+const FLUSH_ON_STOP_MS = 5_000;
+
+/**
+ * One supervisor per child declared in the configuration file, all in this process and
+ * sharing one NATS connection (user `child`) and one outbox for their records. Each
+ * child is a row of `lifeline up`'s table; the connection closes with the last of them.
+ */
+export async function startChildServices(
+  endpoint: NatsEndpoint,
+  config: RuntimeConfig,
+  specs: ChildSpec[],
+  options: ChildServicesOptions = {},
+): Promise<ChildService[]> {
+  if (specs.length === 0) return [];
+  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
+  if (duplicate) throw new ConfigFileError(`children: two children are named "${duplicate.name}"`);
+  const baseDir = options.baseDir ?? dirname(resolve(config.configFile ?? DEFAULT_CONFIG_FILE));
+  const resolved = specs.map((spec) => resolveChild(spec, baseDir));
+
+  const log = options.logger ?? componentLogger('child-supervisor');
+  const bus = await connectAs(endpoint, 'child', 'lifeline-children');
+  const outbox = createOutbox({
+    js: jetstream(bus.nc),
+    isConnected: () => bus.status() === 'connected',
+    logger: componentLogger('outbox', { service: 'child-supervisor' }),
+  });
+  bus.events.on('status', (s) => s === 'connected' && outbox.kick());
+  registerOutboxMetrics('child-supervisor', outbox);
+
+  const supervisors = resolved.map((child) =>
+    startChildSupervisor({
+      child,
+      sink: outbox,
+      logger: log.child({ child: child.spec.name }),
+      ...(options.random ? { random: options.random } : {}),
+    }),
+  );
+  const responder = answerChildCommands(bus.nc, supervisors, log);
+  let running = supervisors.length;
+  const closeShared = async (): Promise<void> => {
+    responder.unsubscribe();
+    await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, FLUSH_ON_STOP_MS))]);
+    await outbox.close();
+    await bus.close();
+  };
+
+  return supervisors.map((supervisor) => {
+    let stopped = false;
+    return {
+      name: `child ${supervisor.name}`,
+      address: supervisor.child.description.external ? `${supervisor.child.description.url} (external)` : supervisor.child.description.url,
+      state: () => supervisor.state(),
+      supervisor,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await supervisor.close();
+        if (--running === 0) await closeShared();
+      },
+    };
+  });
 }

@@ -1,10 +1,88 @@
+import { jetstream } from '@nats-io/jetstream';
+import { createOutbox } from '../../bus/outbox.ts';
+import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
+import { ConfigFileError } from '../../config/lifelineConfig.ts';
+import { startEsp32Link, type Esp32Link, type Esp32LinkOptions } from '../../esp32-link/esp32LinkService.ts';
 import type { LinkSpec } from '../../esp32-link/linkSpec.ts';
+import { componentLogger } from '../../log/logger.ts';
 import type { RuntimeConfig } from '../config.ts';
-import type { NatsEndpoint } from '../natsEndpoint.ts';
+import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
 import type { RunningService } from './runningService.ts';
 
-/** One ESP32 link per link declared in the configuration file (issue 6). */
-export async function startLinkServices(_endpoint: NatsEndpoint, _config: RuntimeConfig, specs: LinkSpec[]): Promise<RunningService[]> {
-  if (specs.length > 0) throw new Error('ESP32 links are not built yet (issue 6)');
-  return [];
+export interface LinkService extends RunningService {
+  link: Esp32Link;
+}
+
+export interface LinkServicesOptions {
+  /** Extra inspection of every link actor (benchmarks time transitions with it). */
+  inspect?: Esp32LinkOptions['inspect'];
+}
+
+const FLUSH_ON_STOP_MS = 5_000;
+
+/**
+ * One ESP32 link per link declared in the configuration file, all in this process and
+ * sharing one NATS connection (user `link`) and one outbox for their records. Each link
+ * is a row of `lifeline up`'s table; the connection closes with the last of them.
+ */
+export async function startLinkServices(
+  endpoint: NatsEndpoint,
+  _config: RuntimeConfig,
+  specs: LinkSpec[],
+  options: LinkServicesOptions = {},
+): Promise<LinkService[]> {
+  if (specs.length === 0) return [];
+  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
+  if (duplicate) throw new ConfigFileError(`links: two links are named "${duplicate.name}"`);
+
+  const bus = await connectAs(endpoint, 'link', 'lifeline-links');
+  const outbox = createOutbox({
+    js: jetstream(bus.nc),
+    isConnected: () => bus.status() === 'connected',
+    logger: componentLogger('outbox', { service: 'esp32-link' }),
+  });
+  bus.events.on('status', (s) => s === 'connected' && outbox.kick());
+  registerOutboxMetrics('esp32-link', outbox);
+
+  const links: Esp32Link[] = [];
+  try {
+    for (const spec of specs) {
+      links.push(
+        await startEsp32Link({
+          nc: bus.nc,
+          sink: outbox,
+          spec,
+          logger: componentLogger('esp32-link', { link: spec.name }),
+          ...(options.inspect ? { inspect: options.inspect } : {}),
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(links.map((l) => l.stop()));
+    await bus.close();
+    throw err;
+  }
+
+  let running = links.length;
+  const closeShared = async (): Promise<void> => {
+    await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, FLUSH_ON_STOP_MS))]);
+    await outbox.close();
+    await bus.close();
+  };
+  return links.map((link, i) => {
+    const spec = specs[i]!;
+    let stopped = false;
+    return {
+      name: `esp32-link ${spec.name}`,
+      address: `tcp://${spec.host}:${spec.port}`,
+      state: () => link.state(),
+      link,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await link.stop();
+        if (--running === 0) await closeShared();
+      },
+    };
+  });
 }
