@@ -1,7 +1,4 @@
 import { dirname, resolve } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { createOutbox } from '../../bus/outbox.ts';
-import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
 import { answerChildCommands } from '../../child-supervisor/childCommands.ts';
 import type { ChildSpec } from '../../child-supervisor/childSpec.ts';
 import { startChildSupervisor, type ChildSupervisor } from '../../child-supervisor/childSupervisor.ts';
@@ -9,7 +6,8 @@ import { resolveChild } from '../../child-supervisor/resolveChild.ts';
 import { ConfigFileError, DEFAULT_CONFIG_FILE } from '../../config/lifelineConfig.ts';
 import { componentLogger, type Logger } from '../../log/logger.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
+import type { NatsEndpoint } from '../natsEndpoint.ts';
+import { openRecordingConnection } from './recordingConnection.ts';
 import type { RunningService } from './runningService.ts';
 
 export interface ChildService extends RunningService {
@@ -23,8 +21,6 @@ export interface ChildServicesOptions {
   random?: () => number;
   logger?: Logger;
 }
-
-const FLUSH_ON_STOP_MS = 5_000;
 
 /**
  * One supervisor per child declared in the configuration file, all in this process and
@@ -44,14 +40,9 @@ export async function startChildServices(
   const resolved = specs.map((spec) => resolveChild(spec, baseDir));
 
   const log = options.logger ?? componentLogger('child-supervisor');
-  const bus = await connectAs(endpoint, 'child', 'lifeline-children');
-  const outbox = createOutbox({
-    js: jetstream(bus.nc),
-    isConnected: () => bus.status() === 'connected',
-    logger: componentLogger('outbox', { service: 'child-supervisor' }),
+  const { bus, outbox, close } = await openRecordingConnection(endpoint, 'child', 'child-supervisor', {
+    connectionName: 'lifeline-children',
   });
-  bus.events.on('status', (s) => s === 'connected' && outbox.kick());
-  registerOutboxMetrics('child-supervisor', outbox);
 
   const supervisors = resolved.map((child) =>
     startChildSupervisor({
@@ -65,9 +56,7 @@ export async function startChildServices(
   let running = supervisors.length;
   const closeShared = async (): Promise<void> => {
     responder.unsubscribe();
-    await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, FLUSH_ON_STOP_MS))]);
-    await outbox.close();
-    await bus.close();
+    await close();
   };
 
   return supervisors.map((supervisor) => {

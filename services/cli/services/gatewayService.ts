@@ -1,13 +1,12 @@
-import { jetstream } from '@nats-io/jetstream';
 import type { DeviceTiming } from '../../../machines/deviceSocket.ts';
-import { createOutbox, type Outbox } from '../../bus/outbox.ts';
 import { startCommandConsumer } from '../../device-gateway/commandConsumer.ts';
 import { recordOrphanedDevices } from '../../device-gateway/recovery.ts';
 import { startDeviceGateway, type DeviceGateway } from '../../device-gateway/gateway.ts';
 import { componentLogger } from '../../log/logger.ts';
-import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
 import { deviceTimingOf, type RuntimeConfig } from '../config.ts';
-import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
+import type { NatsEndpoint } from '../natsEndpoint.ts';
+import type { Outbox } from '../../bus/outbox.ts';
+import { openRecordingConnection } from './recordingConnection.ts';
 import type { RunningService } from './runningService.ts';
 
 export interface GatewayService extends RunningService {
@@ -22,15 +21,10 @@ export async function startGatewayService(
   options: { timing?: Partial<DeviceTiming>; helloTimeoutMs?: number; outboxCapacity?: number } = {},
 ): Promise<GatewayService> {
   const log = componentLogger('device-gateway', { gateway: config.gatewayName });
-  const bus = await connectAs(endpoint, 'gateway', `lifeline-gateway-${config.gatewayName}`);
-  const outbox = createOutbox({
-    js: jetstream(bus.nc),
-    isConnected: () => bus.status() === 'connected',
-    logger: componentLogger('outbox', { service: 'device-gateway' }),
-    ...(options.outboxCapacity ? { capacity: options.outboxCapacity } : {}),
+  const { bus, outbox, close } = await openRecordingConnection(endpoint, 'gateway', 'device-gateway', {
+    connectionName: `lifeline-gateway-${config.gatewayName}`,
+    ...(options.outboxCapacity ? { outboxCapacity: options.outboxCapacity } : {}),
   });
-  bus.events.on('status', (s) => s === 'connected' && outbox.kick());
-  registerOutboxMetrics('device-gateway', outbox);
   await recordOrphanedDevices({ nc: bus.nc, gateway: config.gatewayName, sink: outbox, logger: log });
   const gateway = await startDeviceGateway({
     host: config.deviceHost,
@@ -51,9 +45,7 @@ export async function startGatewayService(
     stop: async () => {
       await consumer.stop();
       await gateway.close();
-      await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, 5_000))]);
-      await outbox.close();
-      await bus.close();
+      await close();
     },
   };
 }
