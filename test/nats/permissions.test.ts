@@ -121,7 +121,7 @@ describe('nats.conf permissions', () => {
     expect((await adminJsm.streams.info('GW_FORBIDDEN')).config.name).toBe('GW_FORBIDDEN');
   });
 
-  it('hub answers requests on cmd.device.> (allow_responses)', async () => {
+  it('hub answers requests on cmd.device.> (replies to the asker’s inbox)', async () => {
     const hub = await clientAs('hub');
     const sub = hub.nc.subscribe('cmd.device.*', { max: 1, callback: (_err, msg) => {
       msg.respond('accepted');

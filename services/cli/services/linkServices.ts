@@ -1,12 +1,10 @@
-import { jetstream } from '@nats-io/jetstream';
-import { createOutbox } from '../../bus/outbox.ts';
-import { registerOutboxMetrics } from '../../bus/outboxMetrics.ts';
 import { ConfigFileError } from '../../config/lifelineConfig.ts';
 import { startEsp32Link, type Esp32Link, type Esp32LinkOptions } from '../../esp32-link/esp32LinkService.ts';
 import type { LinkSpec } from '../../esp32-link/linkSpec.ts';
 import { componentLogger } from '../../log/logger.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
+import type { NatsEndpoint } from '../natsEndpoint.ts';
+import { openRecordingConnection } from './recordingConnection.ts';
 import type { RunningService } from './runningService.ts';
 
 export interface LinkService extends RunningService {
@@ -17,8 +15,6 @@ export interface LinkServicesOptions {
   /** Extra inspection of every link actor (benchmarks time transitions with it). */
   inspect?: Esp32LinkOptions['inspect'];
 }
-
-const FLUSH_ON_STOP_MS = 5_000;
 
 /**
  * One ESP32 link per link declared in the configuration file, all in this process and
@@ -35,14 +31,7 @@ export async function startLinkServices(
   const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
   if (duplicate) throw new ConfigFileError(`links: two links are named "${duplicate.name}"`);
 
-  const bus = await connectAs(endpoint, 'link', 'lifeline-links');
-  const outbox = createOutbox({
-    js: jetstream(bus.nc),
-    isConnected: () => bus.status() === 'connected',
-    logger: componentLogger('outbox', { service: 'esp32-link' }),
-  });
-  bus.events.on('status', (s) => s === 'connected' && outbox.kick());
-  registerOutboxMetrics('esp32-link', outbox);
+  const { bus, outbox, close } = await openRecordingConnection(endpoint, 'link', 'esp32-link', { connectionName: 'lifeline-links' });
 
   const links: Esp32Link[] = [];
   try {
@@ -59,16 +48,11 @@ export async function startLinkServices(
     }
   } catch (err) {
     await Promise.all(links.map((l) => l.stop()));
-    await bus.close();
+    await close();
     throw err;
   }
 
   let running = links.length;
-  const closeShared = async (): Promise<void> => {
-    await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, FLUSH_ON_STOP_MS))]);
-    await outbox.close();
-    await bus.close();
-  };
   return links.map((link, i) => {
     const spec = specs[i]!;
     let stopped = false;
@@ -81,7 +65,7 @@ export async function startLinkServices(
         if (stopped) return;
         stopped = true;
         await link.stop();
-        if (--running === 0) await closeShared();
+        if (--running === 0) await close();
       },
     };
   });
