@@ -38,3 +38,13 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: Ran
 export function backoffSchedule(policy: BackoffPolicy, attempts: number): number[] {
   return Array.from({ length: attempts }, (_, i) => backoffDelay({ ...policy, jitter: 0 }, i));
 }
+
+/**
+ * "Full jitter" (AWS architecture blog): the delay is drawn uniformly from
+ * [0, min(maxMs, initialMs·factor^attempt)], so many clients that lost the same server
+ * spread their retries over the whole window instead of arriving together.
+ */
+export function fullJitterDelay(policy: Omit<BackoffPolicy, 'jitter'>, attempt: number, random: RandomSource = Math.random): number {
+  const cap = backoffDelay({ ...policy, jitter: 0 }, attempt);
+  return Math.round(cap * Math.min(1, Math.max(0, random())));
+}

@@ -12,6 +12,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS, STREAMS } from './subjects.ts';
 
 const SECOND_NS = 1_000_000_000;
+/** Telemetry is kept a week (the `sessions` projection is rebuilt from what is left). */
+const TELEMETRY_MAX_AGE_S = 7 * 24 * 3600;
 
 export interface ProvisionOptions {
   /** Replicas for streams and buckets (1 on a single server, 3 on a cluster). */
@@ -23,7 +25,7 @@ export interface ProvisionOptions {
 }
 
 /**
- * Creates stream CONN, stream COMMANDS and the projection buckets, or leaves them as
+ * Creates streams CONN, COMMANDS and TELEMETRY and the projection buckets, or leaves them as
  * they are when they exist already: safe to run at every start.
  */
 export async function provision(nc: NatsConnection, options: ProvisionOptions = {}): Promise<void> {
@@ -47,6 +49,16 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions = 
     discard: DiscardPolicy.Old,
     num_replicas: replicas,
     duplicate_window: duplicateWindow,
+  });
+  await ensureStream(jsm, {
+    name: STREAMS.telemetry,
+    subjects: ['telemetry.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    duplicate_window: duplicateWindow,
+    max_age: TELEMETRY_MAX_AGE_S * SECOND_NS,
   });
   const kvm = new Kvm(nc);
   for (const bucket of [...Object.values(BUCKETS), ...(options.extraBuckets ?? [])]) {

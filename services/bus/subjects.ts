@@ -9,6 +9,8 @@ export const STREAMS = {
   conn: 'CONN',
   /** Accepted device commands and the gateway's rejections of undeliverable ones. */
   commands: 'COMMANDS',
+  /** Telemetry publishers' setup, data and gap messages: `telemetry.<token(session)>.<what>` (issue 4). */
+  telemetry: 'TELEMETRY',
 } as const;
 
 export const BUCKETS = {
@@ -20,7 +22,15 @@ export const BUCKETS = {
   meshNodes: 'mesh_nodes',
   /** The status of each supervised child process (issue 3). */
   children: 'children',
+  /** Per telemetry session: latest setup, telemetry, gap and publisher state (issue 4). */
+  sessions: 'sessions',
+  /** Per RPC poller: its status (key token(poller)) and the latest good result of each method (key `token(poller).token(method)`) (issue 5). */
+  rpcCache: 'rpc_cache',
 } as const;
+
+/** What a telemetry publisher sends: `telemetry.<token(session)>.<what>`. */
+export const TELEMETRY_MESSAGES = ['setup', 'data', 'gap'] as const;
+export type TelemetryMessageKind = (typeof TELEMETRY_MESSAGES)[number];
 
 /** `state` is the top-level state name of the record's `to` path. */
 export function transitionSubject(kind: Kind, id: string, toPath: string): string {
@@ -46,6 +56,14 @@ export const subjects = {
   allBroadcasts: 'broadcast.>',
   /** NATS request answered by the ESP32 link actor itself, in every state (issue 6). */
   linkPing: (linkId: string) => `link.${encodeToken(linkId)}.ping`,
+  /** Publisher → stream TELEMETRY (issue 4). */
+  telemetry: (sessionId: string, what: TelemetryMessageKind) => `telemetry.${encodeToken(sessionId)}.${what}`,
+  allTelemetry: 'telemetry.>',
+  /** Projector → hub: one validated session update (not coalesced), `SessionNotice`. */
+  sessionNotice: (sessionId: string) => `broadcast.session.${encodeToken(sessionId)}`,
+  allSessionNotices: 'broadcast.session.>',
+  /** Projector: a telemetry message it rejected, as an ErrorEvent. */
+  telemetryError: 'broadcast.error.telemetry',
 } as const;
 
-export type BroadcastTopic = 'flow' | 'device' | 'device_state' | 'actor';
+export type BroadcastTopic = 'flow' | 'device' | 'device_state' | 'actor' | 'rpc';

@@ -19,6 +19,7 @@ commands:
   status                 every actor's state from the actors projection; --json
   replay                 wipe the projections and rebuild them from the event log
   sim [options]          device simulator (lifeline sim --help)
+  publish [options]      telemetry publisher: --session S --source FILE|sim (lifeline publish --help)
 
 options (each also from env):
   --data-dir DIR         data directory (LIFELINE_DATA_DIR, default ./.lifeline)
@@ -40,6 +41,10 @@ const COMMAND_HELP: Record<string, string> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'publish') {
+    const { main: publish } = await import('./publish.ts');
+    return publish(rest);
+  }
   if (command === 'sim') {
     const { main: sim } = await import('../../infra/device-sim/cli.ts');
     return sim(rest);

@@ -10,6 +10,7 @@ import { startProjectorService } from './services/projectorService.ts';
 import type { RunningService } from './services/runningService.ts';
 import { startChildServices } from './services/childServices.ts';
 import { startLinkServices } from './services/linkServices.ts';
+import { startPollerServices } from './services/rpcPollerServices.ts';
 import { loadLifelineConfig } from '../config/lifelineConfig.ts';
 import { loadOrCreateCredentials } from '../../infra/nats/index.ts';
 
@@ -68,6 +69,8 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
     services.push(...(await startChildServices(endpoint, config, declared.children)));
     for (const spec of declared.links) progress(`starting ESP32 link ${spec.name}`);
     services.push(...(await startLinkServices(endpoint, config, declared.links)));
+    for (const spec of declared.pollers) progress(`starting RPC poller ${spec.name}`);
+    services.push(...(await startPollerServices(endpoint, declared.pollers)));
   } catch (err) {
     await stop();
     throw err;

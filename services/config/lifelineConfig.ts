@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { childSpecSchema } from '../child-supervisor/childSpec.ts';
 import { linkSpecSchema } from '../esp32-link/linkSpec.ts';
+import { pollerSpecSchema } from '../rpc-poller/pollerSpec.ts';
 import { formatIssues } from '../bus/schemas/parse.ts';
 
 /**
@@ -13,6 +14,7 @@ export const lifelineConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   children: z.array(childSpecSchema).default([]),
   links: z.array(linkSpecSchema).default([]),
+  pollers: z.array(pollerSpecSchema).default([]),
 });
 export type LifelineConfig = z.infer<typeof lifelineConfigSchema>;
 

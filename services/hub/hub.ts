@@ -8,7 +8,13 @@ import { createCommandIntake } from './commandIntake.ts';
 import { answerCommandRequests } from './commandResponder.ts';
 import { openProjectionViews } from './projectionViews.ts';
 import { watchProjectorLiveness } from './projectorLiveness.ts';
-import { createWsBroadcaster } from './wsBroadcaster.ts';
+import { forwardProjections } from './wsBroadcaster.ts';
+import { WS_TOPICS, HUB_TOPICS } from './wsMessages.ts';
+import { registerTelemetrySessions } from './sessions/telemetrySessions.ts';
+import { createClientHub, type ClientHub, type ClientHubOptions } from './ws/clientHub.ts';
+import { createRpcFeed } from './ws/rpcFeed.ts';
+import { hubMetricsJson, newHubCounters, registerHubMetrics } from './hubMetrics.ts';
+import type { RecordSink } from '../runtime/host.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { childRoutes } from './routes/children.ts';
@@ -39,12 +45,18 @@ export interface HubOptions {
   host: string;
   port: number;
   logger?: Logger;
+  /** Where the `client` actors' records go (the hub's outbox). */
+  sink: RecordSink;
+  /** WebSocket client timings (queue bound, ping, heartbeat; issue 5), defaults in machines/wsClient.ts. */
+  ws?: Partial<Pick<ClientHubOptions, 'maxQueueBytes' | 'maxWriteErrors' | 'pingIntervalMs' | 'maxMissedPongs' | 'closeTimeoutMs' | 'heartbeatIntervalMs'>>;
 }
 
 export interface Hub {
   app: FastifyInstance;
   url: string;
   port: number;
+  /** Every `/ws` connection as a `client` actor; other features register their messages here. */
+  clients: ClientHub;
   close(): Promise<void>;
 }
 
@@ -56,7 +68,22 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const intake = createCommandIntake({ nc, devices: views.devices, logger: log });
   const responder = answerCommandRequests(nc, intake, log);
   const liveness = watchProjectorLiveness(nc);
-  const broadcaster = createWsBroadcaster(nc, log);
+  const counters = newHubCounters();
+  let circuits: () => Record<string, string> = () => ({});
+  const clients = createClientHub({
+    ...options.ws,
+    topics: [...WS_TOPICS, ...HUB_TOPICS],
+    sink: options.sink,
+    logger: log.child({ feature: 'ws' }),
+    counters,
+    heartbeatExtra: () => ({ circuits: circuits() }),
+  });
+  const projections = forwardProjections(nc, clients, log);
+  const rpc = createRpcFeed(nc, clients, log.child({ feature: 'rpc' }));
+  circuits = () => rpc.circuits();
+  clients.onConnect((client) => rpc.greet(client));
+  const metrics = { counters, clients: () => clients.count(), circuits: () => rpc.circuits() };
+  registerHubMetrics(metrics);
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -73,10 +100,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     void reply.status(404).send(apiError('NOT_FOUND', `no route ${request.method} ${request.url}`));
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  app.get('/ws', { websocket: true }, (socket) => broadcaster.attach(socket));
+  app.get('/ws', { websocket: true }, (socket, request) => clients.attach(socket, request.raw));
+  app.get('/api/hub/metrics', async () => hubMetricsJson(metrics));
   registerApiRoutes(app, { intake, views });
-  registerOpsRoutes(app, { bus: options.bus, liveness, wsClients: () => broadcaster.clients() });
+  registerOpsRoutes(app, { bus: options.bus, liveness, wsClients: () => clients.count() });
   await app.register(childRoutes, { nc, logger: log.child({ routes: 'children' }) });
+  const sessions = registerTelemetrySessions(app, nc, clients, log);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
@@ -87,8 +116,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     app,
     url,
     port,
+    clients,
     close: async () => {
-      broadcaster.stop();
+      // every client is told SERVER_SHUTDOWN and closed before the server stops
+      await clients.shutdown(options.ws?.closeTimeoutMs ?? 5_000);
+      projections.stop();
+      rpc.stop();
+      sessions.stop();
       responder.unsubscribe();
       liveness.stop();
       views.stop();

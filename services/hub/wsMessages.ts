@@ -1,11 +1,10 @@
-import { z } from 'zod';
-
+/** The projection topics a dashboard receives as `{"type":<topic>,"key","value"}`. */
 export const WS_TOPICS = ['flow', 'device', 'device_state', 'actor'] as const;
 export type WsTopic = (typeof WS_TOPICS)[number];
 
-/** Dashboard → hub frames. */
-export const wsClientMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('subscribe'), topics: z.array(z.enum(WS_TOPICS)).min(1) }),
-  z.object({ type: z.literal('ping') }),
-]);
-export type WsClientMessage = z.infer<typeof wsClientMessageSchema>;
+/**
+ * Topics of the typed hub messages (issue 5): RPC data (`{data, is_stale, cached_at?, error?}`),
+ * notifications, RPC errors and other clients' disconnections. `heartbeat`, `ping`, `pong`,
+ * `error` and `welcome` go to every client whatever it subscribed to.
+ */
+export const HUB_TOPICS = ['system_status', 'storage_update', 'agent_status', 'compression_update', 'notification', 'rpc_error', 'connection_error'] as const;

@@ -8,6 +8,7 @@ const TOPIC_OF_BUCKET: Record<string, BroadcastTopic> = {
   [BUCKETS.devices]: 'device',
   [BUCKETS.deviceState]: 'device_state',
   [BUCKETS.actors]: 'actor',
+  [BUCKETS.rpcCache]: 'rpc',
 };
 
 /** Projected changes → `broadcast.<topic>` (core NATS; the hub pushes them to dashboards). */

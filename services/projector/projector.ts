@@ -18,6 +18,7 @@ import { broadcastChanges, PROJECTOR_HEARTBEAT_SUBJECT } from './broadcasts.ts';
 import { projectMessage } from './projectMessage.ts';
 import { createProjectionStore } from './projectionStore.ts';
 import type { Effect } from './effects.ts';
+import type { Notice } from './reducers/telemetryMessage.ts';
 
 export interface ProjectorOptions {
   nc: NatsConnection;
@@ -41,7 +42,7 @@ export interface Projector {
   stop(): Promise<void>;
 }
 
-const DURABLES = { [STREAMS.conn]: 'projector', [STREAMS.commands]: 'projector' } as const;
+const DURABLES = { [STREAMS.conn]: 'projector', [STREAMS.commands]: 'projector', [STREAMS.telemetry]: 'projector' } as const;
 
 /**
  * Creates the durable consumer of `stream`, or takes over the one a previous projector
@@ -92,7 +93,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   let running = true;
 
   const subscriptions: ConsumerMessages[] = [];
-  for (const stream of [STREAMS.conn, STREAMS.commands]) {
+  for (const stream of [STREAMS.conn, STREAMS.commands, STREAMS.telemetry] as const) {
     await openDurable(jsm, stream, log);
     const consumer = await js.consumers.get(stream, DURABLES[stream]);
     subscriptions.push(
@@ -108,10 +109,14 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   async function processBatch(batch: JsMsg[]): Promise<void> {
     const effects: Effect[] = [];
+    const notices: Notice[] = [];
     for (const msg of batch) {
       const projected = projectMessage(msg.subject, msg.data);
-      if (projected.ok) effects.push(...projected.effects);
-      else {
+      if (projected.notices) notices.push(...projected.notices);
+      if (projected.ok) {
+        effects.push(...projected.effects);
+        if (projected.warning) log.warn({ subject: msg.subject, seq: msg.seq }, projected.warning);
+      } else {
         stats.rejected += 1;
         log.error({ subject: msg.subject, seq: msg.seq, err: projected.error }, 'message skipped: it does not parse');
       }
@@ -120,6 +125,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       try {
         const changes = await store.apply(effects);
         broadcastChanges(nc, changes);
+        for (const n of notices) nc.publish(n.subject, JSON.stringify(n.payload));
         break;
       } catch (err) {
         stats.writeFailures += 1;
@@ -153,7 +159,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     if (nc.isClosed()) return;
     nc.publish(PROJECTOR_HEARTBEAT_SUBJECT, JSON.stringify({ service: 'projector', at: new Date().toISOString(), ...stats, backlog: inbox.length }));
   }, options.heartbeatMs ?? 1_000);
-  log.info('projector consuming CONN and COMMANDS');
+  log.info('projector consuming CONN, COMMANDS and TELEMETRY');
 
   return {
     stats: () => ({ ...stats }),

@@ -8,7 +8,7 @@ import { projectMessage } from './projectMessage.ts';
 import { createProjectionStore } from './projectionStore.ts';
 import type { Effect } from './effects.ts';
 
-export const PROJECTION_BUCKETS = [BUCKETS.devices, BUCKETS.deviceState, BUCKETS.flows, BUCKETS.actors, BUCKETS.meshNodes, BUCKETS.children];
+export const PROJECTION_BUCKETS = [BUCKETS.devices, BUCKETS.deviceState, BUCKETS.flows, BUCKETS.actors, BUCKETS.meshNodes, BUCKETS.children, BUCKETS.sessions, BUCKETS.rpcCache];
 
 export type ProjectionDump = Record<string, Record<string, unknown>>;
 
@@ -18,13 +18,13 @@ export interface ReplayProgress {
   total: number;
 }
 
-/** Feeds every message of CONN, then of COMMANDS, through the reducers into `backend`. */
+/** Feeds every message of CONN, then of COMMANDS, then of TELEMETRY, through the reducers into `backend`. */
 async function replayInto(nc: NatsConnection, backend: ProjectionBackend, onProgress?: (p: ReplayProgress) => void): Promise<number> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const store = createProjectionStore(backend);
   let count = 0;
-  for (const stream of [STREAMS.conn, STREAMS.commands]) {
+  for (const stream of [STREAMS.conn, STREAMS.commands, STREAMS.telemetry]) {
     const info = await jsm.streams.info(stream);
     const last = info.state.last_seq;
     if (info.state.messages === 0) continue;

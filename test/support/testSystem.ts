@@ -13,6 +13,7 @@ import { connectAs, type NatsEndpoint } from '../../services/cli/natsEndpoint.ts
 import { startGatewayService, type GatewayService } from '../../services/cli/services/gatewayService.ts';
 import { startHubService, type HubService } from '../../services/cli/services/hubService.ts';
 import { startProjectorService, type ProjectorService } from '../../services/cli/services/projectorService.ts';
+import type { HubOptions } from '../../services/hub/hub.ts';
 import { waitFor } from './waitFor.ts';
 
 export interface TestSystemOptions {
@@ -23,6 +24,8 @@ export interface TestSystemOptions {
   /** Start the in-process device gateway (default true); false when a test runs its own process. */
   gateway?: boolean;
   outboxCapacity?: number;
+  /** The hub's WebSocket client timings (queue bound, ping, heartbeat). */
+  hubWs?: HubOptions['ws'];
 }
 
 export interface TestSystem {
@@ -67,7 +70,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   });
   await admin.nc.flush();
   const projector = options.projector === false ? null : await startProjectorService(endpoint);
-  const hub = await startHubService(endpoint, config);
+  const hub = await startHubService(endpoint, config, options.hubWs ? { ws: options.hubWs } : {});
   const gateway = options.gateway === false ? null : await startGatewayService(endpoint, config, {
     ...(options.timing ? { timing: options.timing } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),

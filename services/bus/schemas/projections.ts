@@ -58,7 +58,7 @@ export type ActorEntry = z.infer<typeof actorEntrySchema>;
 
 /** Projector → hub broadcast on `broadcast.<topic>`. `value` null means the key was deleted. */
 export const broadcastSchema = z.object({
-  topic: z.enum(['flow', 'device', 'device_state', 'actor']),
+  topic: z.enum(['flow', 'device', 'device_state', 'actor', 'rpc']),
   bucket: z.string(),
   key: z.string(),
   value: z.unknown().nullable(),

@@ -12,7 +12,7 @@ export async function startProjectorService(endpoint: NatsEndpoint): Promise<Pro
   const projector = await startProjector({ nc: bus.nc, logger: componentLogger('projector') });
   return {
     name: 'projector',
-    address: 'consumers CONN/projector, COMMANDS/projector',
+    address: 'consumers CONN/projector, COMMANDS/projector, TELEMETRY/projector',
     state: () => `${projector.stats().applied} applied`,
     projector,
     stop: async () => {
