@@ -8,12 +8,12 @@ import { startTestSystem, type TestSystem } from '../support/testSystem.ts';
 import { wsProbe, type WsProbe } from '../support/wsProbe.ts';
 
 /**
- * Chaos, reduced to fit `npm test`: the backend fails 30 % of requests for 15 s while 50
+ * Chaos, as the issue states it: the backend fails 30 % of requests for 60 s while 200
  * clients are connected. No client is dropped, nothing crashes, and every circuit
  * transition in the log is one the breaker's configuration allows.
  */
-const CLIENTS = 50;
-const DURATION_MS = 15_000;
+const CLIENTS = 200;
+const DURATION_MS = 60_000;
 const timing = { failureThreshold: 3, failureRateThreshold: 0.5, minimumCalls: 10, windowMs: 5_000, openDurationMs: 1_000, probeIntervalMs: 300, halfOpenProbes: 2 };
 
 let sys: TestSystem;
@@ -79,4 +79,4 @@ it(`30 % backend failures for ${DURATION_MS / 1000} s with ${CLIENTS} clients: n
   expect(pollers[0]!.poller.circuit()).toBe('closed');
   const last = clients[0]!.of('system_status').at(-1);
   expect(last).toMatchObject({ is_stale: false });
-}, 40_000);
+}, DURATION_MS + 30_000);
