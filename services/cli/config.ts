@@ -37,6 +37,9 @@ export function loadRuntimeConfig(flags: Record<string, unknown> = {}, env: Node
   const fromEnv = {
     natsUrl: env.NATS_URL || undefined,
     httpPort: env.LIFELINE_HTTP_PORT,
+    natsPort: env.LIFELINE_NATS_PORT,
+    natsWsPort: env.LIFELINE_NATS_WS_PORT,
+    natsMonitorPort: env.LIFELINE_NATS_MONITOR_PORT,
     devicePort: env.LIFELINE_DEVICE_PORT,
     dataDir: env.LIFELINE_DATA_DIR || undefined,
     configFile: env.LIFELINE_CONFIG || undefined,

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DEFAULT_INSPECT_PORT } from './inspector.ts';
 import { ConfigError, loadRuntimeConfig } from './config.ts';
 import { ConfigFileError } from '../config/lifelineConfig.ts';
 import { NatsNotRunningError } from './natsEndpoint.ts';
@@ -28,16 +30,30 @@ options (each also from env):
   --http-port N          hub HTTP + /ws port (LIFELINE_HTTP_PORT, default 7070)
   --device-port N        device gateway TCP port (LIFELINE_DEVICE_PORT, default 7071)
   --gateway-name NAME    this gateway's name (LIFELINE_GATEWAY_NAME, default gateway-1)
+  --demo                 up: infra/demo.config.json plus simulated peers and failures (see README)
+  --inspect              up: attach the Stately inspector (@statelyai/inspect) to every actor
+  --inspect-port N       up: the inspector server's port (LIFELINE_INSPECT_PORT, default 8090)
   -h, --help             this help
 `;
 
 const COMMAND_HELP: Record<string, string> = {
-  up: 'usage: lifeline up [--data-dir DIR] [--nats-url URL] [--http-port N] [--device-port N]\n  Ctrl-C stops everything in reverse order; a second Ctrl-C forces it.\n',
+  up: 'usage: lifeline up [--demo] [--inspect [--inspect-port N]] [--config FILE] [--data-dir DIR] [--nats-url URL] [--http-port N] [--device-port N]\n  --demo: infra/demo.config.json plus simulated devices, telemetry, RPC backend and ESP32 radio, with failures\n  --inspect: the Stately inspector at http://localhost:8090 (needs internet; the dashboard at /dashboard/ does not)\n  Ctrl-C stops everything in reverse order; a second Ctrl-C forces it.\n',
   run: `usage: lifeline run <${RUNNABLE_SERVICES.join('|')}> [--nats-url URL] [--data-dir DIR]\n`,
   watch: 'usage: lifeline watch [subject] [--json]\n  e.g. lifeline watch "conn.*.*.failed"\n',
   status: 'usage: lifeline status [--json]\n',
   replay: 'usage: lifeline replay [--data-dir DIR]\n',
 };
+
+const inspectPortSchema = z.coerce.number().int().min(1).max(65_535);
+
+/** The inspector's port when `--inspect` (or `--inspect-port`) is given. */
+function inspectPortOf(inspect: boolean | undefined, port: string | undefined): number | undefined {
+  if (!inspect && port === undefined) return undefined;
+  if (port === undefined || port === '') return DEFAULT_INSPECT_PORT;
+  const parsed = inspectPortSchema.safeParse(port);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: --inspect-port: ${parsed.error.issues[0]?.message ?? 'not a port'}`);
+  return parsed.data;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -70,6 +86,9 @@ export async function main(argv: string[]): Promise<number> {
         'device-port': { type: 'string' },
         'gateway-name': { type: 'string' },
         json: { type: 'boolean' },
+        demo: { type: 'boolean' },
+        inspect: { type: 'boolean' },
+        'inspect-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -92,8 +111,10 @@ export async function main(argv: string[]): Promise<number> {
       gatewayName: values['gateway-name'],
     });
     switch (command) {
-      case 'up':
-        return await runUp(config);
+      case 'up': {
+        const inspectPort = inspectPortOf(values.inspect, values['inspect-port'] ?? process.env.LIFELINE_INSPECT_PORT);
+        return await runUp(config, { demo: values.demo ?? false, ...(inspectPort !== undefined ? { inspectPort } : {}) });
+      }
       case 'run': {
         const service = positionals[0];
         if (!RUNNABLE_SERVICES.includes(service as RunnableService)) {

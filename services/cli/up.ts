@@ -11,7 +11,12 @@ import type { RunningService } from './services/runningService.ts';
 import { startChildServices } from './services/childServices.ts';
 import { startLinkServices } from './services/linkServices.ts';
 import { startPollerServices } from './services/rpcPollerServices.ts';
-import { loadLifelineConfig } from '../config/lifelineConfig.ts';
+import { loadLifelineConfig, type LifelineConfig } from '../config/lifelineConfig.ts';
+import { loadDemoConfig } from './demo/demoConfig.ts';
+import { startDemoBackends } from './demo/demoBackends.ts';
+import { startChildChaos, startDemoDevices, startDemoTelemetry } from './demo/demoTraffic.ts';
+import type { ChildService } from './services/childServices.ts';
+import { startInspector } from './inspector.ts';
 import { loadOrCreateCredentials } from '../../infra/nats/index.ts';
 
 const log = componentLogger('lifeline-up');
@@ -23,8 +28,17 @@ export interface System {
   stop(): Promise<void>;
 }
 
+export interface SystemOptions {
+  /** The declared connections (default: the configuration file's). */
+  declared?: LifelineConfig & { path: string | null };
+  /** Started right before the declared children, links and pollers (the demo's peers). */
+  before?: () => Promise<RunningService[]>;
+  /** Started last (the demo's traffic); gets what is running so far. */
+  after?: (endpoint: NatsEndpoint, services: RunningService[]) => Promise<RunningService[]>;
+}
+
 /** Starts NATS (unless NATS_URL is set), provisions, then every service, in order. */
-export async function startSystem(config: RuntimeConfig, progress: (line: string) => void = () => {}): Promise<System> {
+export async function startSystem(config: RuntimeConfig, progress: (line: string) => void = () => {}, options: SystemOptions = {}): Promise<System> {
   mkdirSync(config.dataDir, { recursive: true });
   let nats: NatsServerHandle | null = null;
   let endpoint: NatsEndpoint;
@@ -63,14 +77,22 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
     services.push(await startHubService(endpoint, config));
     progress('starting device gateway');
     services.push(await startGatewayService(endpoint, config));
-    const declared = loadLifelineConfig(config.configFile);
+    const declared = options.declared ?? loadLifelineConfig(config.configFile);
     if (declared.path) progress(`configuration: ${declared.path}`);
+    if (options.before) {
+      progress('starting demo peers: RPC backend (flapping), ESP32 emulator (silent now and then)');
+      services.push(...(await options.before()));
+    }
     for (const spec of declared.children) progress(`starting child supervisor ${spec.name}`);
     services.push(...(await startChildServices(endpoint, config, declared.children)));
     for (const spec of declared.links) progress(`starting ESP32 link ${spec.name}`);
     services.push(...(await startLinkServices(endpoint, config, declared.links)));
     for (const spec of declared.pollers) progress(`starting RPC poller ${spec.name}`);
     services.push(...(await startPollerServices(endpoint, declared.pollers)));
+    if (options.after) {
+      progress('starting demo traffic: simulated devices (chaos), race telemetry, child crashes');
+      services.push(...(await options.after(endpoint, services)));
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -91,12 +113,38 @@ export function summaryTable(system: System): string {
 }
 
 /** `lifeline up`: runs until Ctrl-C (graceful, reverse order); a second Ctrl-C forces exit. */
-export async function runUp(config: RuntimeConfig): Promise<number> {
+export interface UpOptions {
+  /** infra/demo.config.json plus the peers and traffic of infra/. */
+  demo?: boolean;
+  /** Attach the Stately inspector (@statelyai/inspect) on this port. */
+  inspectPort?: number;
+}
+
+/** The demo: infra/demo.config.json, its peers before the declared services, traffic after. */
+export function demoOptions(config: RuntimeConfig): SystemOptions {
+  const { declared, ports } = loadDemoConfig();
+  return {
+    declared,
+    before: () => startDemoBackends(ports),
+    after: async (endpoint, services) => {
+      const hub = services.find((s) => s.name === 'hub');
+      const hubUrl = hub?.address.split(' ')[0] ?? `http://${config.httpHost}:${config.httpPort}`;
+      const children = services.filter((s): s is ChildService => 'supervisor' in s);
+      return [startDemoDevices(config, hubUrl), await startDemoTelemetry(endpoint), startChildChaos(children)];
+    },
+  };
+}
+
+export async function runUp(config: RuntimeConfig, options: UpOptions = {}): Promise<number> {
   const print = (line: string): void => void process.stdout.write(`${line}\n`);
   let system: System;
+  const inspector = options.inspectPort !== undefined ? startInspector(options.inspectPort) : null;
+  if (inspector) print(`• Stately inspector: ${inspector.url} (open it in a browser; the hosted inspector needs internet)`);
   try {
-    system = await startSystem(config, (line) => print(`• ${line}`));
+    system = await startSystem(config, (line) => print(`• ${line}`), options.demo ? demoOptions(config) : {});
+    if (inspector) system.services.unshift(inspector);
   } catch (err) {
+    await inspector?.stop();
     if (err instanceof NatsServerNotFoundError) {
       process.stderr.write(`${err.code}: ${err.message}\n`);
       return 1;
@@ -106,7 +154,7 @@ export async function runUp(config: RuntimeConfig): Promise<number> {
   print('\nLifeline is up.\n');
   print(summaryTable(system));
   const hub = system.services.find((s) => s.name === 'hub');
-  print(`\n  Dashboard/API: ${hub?.address.split(' ')[0] ?? ''}  ·  watch transitions: npx lifeline watch  ·  Ctrl-C stops\n`);
+  print(`\n  Dashboard/API: ${hub?.address.split(' ')[0] ?? ''}/  ·  watch transitions: npx lifeline watch  ·  Ctrl-C stops\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: string): void => {

@@ -18,6 +18,8 @@ import type { RecordSink } from '../runtime/host.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { childRoutes } from './routes/children.ts';
+import { registerDashboardRoutes } from './routes/dashboard.ts';
+import { registerMachineRoutes } from './routes/machines.ts';
 
 /** Fastify's own error codes, as the API's. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -103,9 +105,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   app.get('/ws', { websocket: true }, (socket, request) => clients.attach(socket, request.raw));
   app.get('/api/hub/metrics', async () => hubMetricsJson(metrics));
   registerApiRoutes(app, { intake, views });
+  registerMachineRoutes(app);
   registerOpsRoutes(app, { bus: options.bus, liveness, wsClients: () => clients.count() });
   await app.register(childRoutes, { nc, logger: log.child({ routes: 'children' }) });
   const sessions = registerTelemetrySessions(app, nc, clients, log);
+  // after /dashboard/telemetry, which keeps its own page
+  registerDashboardRoutes(app);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

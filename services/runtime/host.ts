@@ -20,6 +20,21 @@ export interface RecordSink {
   enqueue(record: TransitionRecord, onStored?: () => void): void;
 }
 
+type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+/** Inspection observer given to every actor hosted in this process (`lifeline up --inspect`). */
+let processInspector: InspectObserver | undefined;
+
+/** Sets (or clears, with undefined) the inspection observer of every actor hosted from now on. */
+export function setProcessInspector(observer: InspectObserver | undefined): void {
+  processInspector = observer;
+}
+
+function notify(observer: InspectObserver | undefined, event: InspectionEvent): void {
+  if (typeof observer === 'function') observer(event);
+  else observer?.next?.(event);
+}
+
 export interface HostOptions<M extends AnyStateMachine> {
   machine: M;
   kind: Kind;
@@ -35,7 +50,7 @@ export interface HostOptions<M extends AnyStateMachine> {
   /** Passed to createActor (SimulatedClock in tests). */
   clock?: Parameters<typeof createActor>[1] extends infer O ? (O extends { clock?: infer C } ? C : never) : never;
   /** Extra inspection observer, e.g. the Stately inspector. */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  inspect?: InspectObserver;
   logger?: Logger;
   incarnation?: string;
 }
@@ -103,9 +118,10 @@ export function hostActor<M extends AnyStateMachine>(options: HostOptions<M>): H
   }
 
   const extra = options.inspect;
+  const global = processInspector;
   const inspect = (event: InspectionEvent): void => {
-    if (typeof extra === 'function') extra(event);
-    else extra?.next?.(event);
+    notify(extra, event);
+    notify(global, event);
     if (event.actorRef.sessionId !== event.rootId) return;
     if (event.type === '@xstate.microstep' && event._transitions.length > 0) {
       const snapshot = event.snapshot as SnapshotFrom<M>;

@@ -1,5 +1,6 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/chromium.ts';
 import { startHubService } from '../../services/cli/services/hubService.ts';
 import { sessionEntry, startTestPublisher, type TestPublisher } from '../support/telemetry.ts';
 import { startTestSystem, type TestSystem } from '../support/testSystem.ts';
@@ -11,7 +12,6 @@ import { waitFor } from '../support/waitFor.ts';
  * the hub back on the same port → re-joined, data flowing; two dashboards on one
  * session, one closes, the other misses no sample.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const SESSION = 'browser-race';
 
 let sys: TestSystem;
@@ -34,10 +34,7 @@ beforeAll(async () => {
   pub = await startTestPublisher(sys, SESSION);
   pub.stream(50); // 20 samples a second
   await waitFor(() => sessionEntry(sys, SESSION, 'telemetry'), 10_000, 'session projected');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 30_000);
 
 afterAll(async () => {

@@ -18,9 +18,11 @@ describe('links in lifeline.config.json', () => {
     expect(DEFAULT_LINK_TIMING).toMatchObject({ silentTimeoutMs: 120_000, cleanupDelayMs: 15_000, maxAttempts: 3, keySyncDelayMs: 0 });
   });
 
-  it('the demo configuration declares the link `radio` to 127.0.0.1:4403, where the emulator listens', () => {
+  it('the demo configuration declares the link `radio` to 127.0.0.1:4403, where the emulator listens (short demo timings)', () => {
     const config = loadLifelineConfig(fileURLToPath(new URL('../../infra/demo.config.json', import.meta.url)));
-    expect(config.links).toEqual([linkSpecSchema.parse({ name: 'radio', host: '127.0.0.1', port: 4403 })]);
+    expect(config.links).toEqual([
+      linkSpecSchema.parse({ name: 'radio', host: '127.0.0.1', port: 4403, heartbeatIntervalMs: 2000, silentTimeoutMs: 6000, cleanupDelayMs: 3000, backoffMaxMs: 4000, slowRetryIntervalMs: 8000 }),
+    ]);
   });
 
   it('loads links from a configuration file and names the field of a wrong option', () => {
