@@ -92,7 +92,8 @@ export interface DeviceSocketContext {
   inFlight: PendingCommand | null;
   /** Outcomes settled by the latest transition that settled any (replaced, not appended). */
   settled: CommandOutcome[];
-  instances: Record<number, { status: string; config: Record<string, unknown> }>;
+  /** Per instance, the last `status` line and when it arrived (ISO time). */
+  instances: Record<number, { status: string; config: Record<string, unknown>; at: string }>;
   nextInstance: number;
   error: ErrorEvent | null;
 }
@@ -203,7 +204,8 @@ export const deviceSocketMachine = setup({
     }),
     recordStatus: assign(({ context, event }) => {
       if (event.type !== 'device.status') return {};
-      return { instances: { ...context.instances, [event.instance]: { status: event.status, config: event.config } } };
+      const at = new Date(context.now()).toISOString();
+      return { instances: { ...context.instances, [event.instance]: { status: event.status, config: event.config, at } } };
     }),
     fail: assign(({ context }, params: { error: ErrorEvent }) => ({
       error: params.error,

@@ -29,5 +29,8 @@ export function compareVersions(a: Version, b: Version): number {
 export function versionOf(value: unknown): Version | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as { incarnation?: unknown; seq?: unknown };
-  return typeof v.incarnation === 'string' && typeof v.seq === 'number' ? { incarnation: v.incarnation, seq: v.seq } : undefined;
+  if (typeof v.incarnation !== 'string') return undefined;
+  // entries without a seq (devices, device_state) hold only what is fixed for a while: the
+  // incarnation orders them, and any record of that incarnation may write them again
+  return { incarnation: v.incarnation, seq: typeof v.seq === 'number' ? v.seq : 0 };
 }

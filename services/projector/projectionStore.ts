@@ -11,13 +11,29 @@ export interface Change {
   value: unknown | null;
 }
 
+export interface ApplyOptions {
+  /**
+   * Called with the changes the batch makes, once computed and before they are written,
+   * so they can be broadcast without waiting for KV: the log already holds their cause,
+   * and a failed write is retried until it lands. A `started` flow is left out (the hub
+   * may have written and broadcast it already); `apply` then returns only what `early`
+   * has not announced, or announced with another value.
+   */
+  early?: (changes: Change[]) => void;
+}
+
 export interface ProjectionStore {
   /**
    * Applies a batch of effects in order and writes the final value of every key it
    * changed (coalesced: one write per key per batch). Resolves with the changes once
    * they are all written; rejects (changing nothing in the cache) if a write fails.
    */
-  apply(effects: Effect[]): Promise<Change[]>;
+  apply(effects: Effect[], options?: ApplyOptions): Promise<Change[]>;
+  /**
+   * Loads every entry of buckets this store is the only writer of; a key it then does not
+   * hold is known to be absent, so applying effects to it needs no read from KV.
+   */
+  preload(buckets: string[]): Promise<void>;
   /** Forgets the cache (e.g. after a replay wiped the buckets). */
   reset(): void;
 }
@@ -31,13 +47,16 @@ const MAX_CAS_RETRIES = 5;
  */
 export function createProjectionStore(backend: ProjectionBackend): ProjectionStore {
   let cache = new Map<string, StoredValue>();
+  let complete = new Set<string>();
   const id = (bucket: string, key: string): string => `${bucket}\u0000${key}`;
 
   async function ensureLoaded(effects: Effect[]): Promise<void> {
     const missing = new Map<string, Effect>();
     for (const e of effects) {
       const k = id(e.bucket, e.key);
-      if (!cache.has(k) && !missing.has(k)) missing.set(k, e);
+      if (cache.has(k) || missing.has(k)) continue;
+      if (complete.has(e.bucket)) cache.set(k, { value: null, revision: 0 });
+      else missing.set(k, e);
     }
     await Promise.all(
       [...missing].map(async ([k, e]) => {
@@ -81,7 +100,7 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
   }
 
   return {
-    async apply(effects) {
+    async apply(effects, options = {}) {
       if (effects.length === 0) return [];
       await ensureLoaded(effects);
       const before = new Map<string, StoredValue>();
@@ -95,20 +114,32 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       }
       const changes: Change[] = [];
       const writes: Array<Promise<void>> = [];
-      for (const [k, w] of working) {
+      const dirty = [...working].filter(([k, w]) => JSON.stringify(w.value) !== JSON.stringify(before.get(k)!.value));
+      const announced = new Map<string, string>();
+      if (options.early) {
+        const early: Change[] = [];
+        for (const [k, w] of dirty) {
+          if (w.flow && (w.value as FlowEntry | null)?.status === 'started') continue;
+          early.push({ bucket: w.bucket, key: w.key, value: w.value });
+          announced.set(k, JSON.stringify(w.value));
+        }
+        options.early(early);
+      }
+      const report = (k: string, change: Change): void => {
+        if (announced.get(k) !== JSON.stringify(change.value)) changes.push(change);
+      };
+      for (const [k, w] of dirty) {
         const stored = before.get(k)!;
-        if (JSON.stringify(w.value) === JSON.stringify(stored.value)) continue;
-        if (w.value === null && stored.value === null) continue;
         writes.push(
           (async () => {
             if (w.flow && w.value !== null) {
               const written = await writeFlow(w.bucket, w.key, w.value as FlowEntry, stored);
               cache.set(k, written.stored);
-              if (written.wrote) changes.push({ bucket: w.bucket, key: w.key, value: written.stored.value });
+              if (written.wrote) report(k, { bucket: w.bucket, key: w.key, value: written.stored.value });
             } else {
               const result = await backend.write(w.bucket, w.key, w.value);
               cache.set(k, { value: w.value, revision: result.ok ? result.revision : 0 });
-              changes.push({ bucket: w.bucket, key: w.key, value: w.value });
+              report(k, { bucket: w.bucket, key: w.key, value: w.value });
             }
           })(),
         );
@@ -122,8 +153,16 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       }
       return changes;
     },
+    async preload(buckets) {
+      for (const bucket of buckets) {
+        const keys = await backend.keys(bucket);
+        await Promise.all(keys.map(async (key) => cache.set(id(bucket, key), await backend.load(bucket, key))));
+        complete.add(bucket);
+      }
+    },
     reset() {
       cache = new Map();
+      complete = new Set();
     },
   };
 }

@@ -11,7 +11,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { STREAMS } from '../bus/subjects.ts';
+import { BUCKETS, STREAMS } from '../bus/subjects.ts';
 import { componentLogger, type Logger } from '../log/logger.ts';
 import { createKvBackend } from './backend.ts';
 import { broadcastChanges, PROJECTOR_HEARTBEAT_SUBJECT } from './broadcasts.ts';
@@ -87,6 +87,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const store = createProjectionStore(createKvBackend(nc));
+  // the projector alone writes these: knowing them whole spares a KV read per new key
+  await store.preload([BUCKETS.devices, BUCKETS.deviceState, BUCKETS.actors]);
   const stats: ProjectorStats = { applied: 0, rejected: 0, batches: 0, writeFailures: 0 };
   const inbox: JsMsg[] = [];
   let wake: (() => void) | undefined;
@@ -123,7 +125,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        const changes = await store.apply(effects);
+        const changes = await store.apply(effects, { early: (computed) => broadcastChanges(nc, computed) });
         broadcastChanges(nc, changes);
         for (const n of notices) nc.publish(n.subject, JSON.stringify(n.payload));
         break;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { jetstreamManager } from '@nats-io/jetstream';
 import WebSocket from 'ws';
 import { connectSimFleet, pickDistinct, seededRandom, type SimDevice } from '../../infra/device-sim/index.ts';
 import { freePorts } from '../../infra/nats/index.ts';
@@ -152,11 +153,17 @@ async function runFailurePropagation(options: BenchOptions): Promise<BenchOutcom
     const submitMs = performance.now() - firstSubmitAt;
     options.log(`submitted in ${(submitMs / 1000).toFixed(1)} s; waiting until every flow is started / in progress`);
 
+    // every command queued on its device: the gateway acks a command only once the record
+    // showing it queued is stored, and the projector has applied every stored record
+    const jsm = await jetstreamManager(nats.admin.nc);
     await waitUntil(
-      `every device reporting ${COMMANDS_PER_DEVICE} pending commands`,
+      `all ${COMMANDS_PER_DEVICE * deviceCount} commands queued on their devices and projected`,
       async () => {
-        const list = (await (await fetch(`${hubUrl}/api/devices`)).json()) as Array<{ pending: number }>;
-        return list.length === deviceCount && list.every((d) => d.pending === COMMANDS_PER_DEVICE);
+        const gateway = await jsm.consumers.info('COMMANDS', 'device-gateway-gateway-1');
+        const projector = await jsm.consumers.info('CONN', 'projector');
+        return (
+          gateway.num_pending === 0 && gateway.num_ack_pending === 0 && projector.num_pending === 0 && projector.num_ack_pending === 0
+        );
       },
       KILL_DEADLINE_MS - 5_000,
       250,

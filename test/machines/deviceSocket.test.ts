@@ -735,16 +735,19 @@ describe('deviceSocketMachine: failures end the device', () => {
 });
 
 describe('deviceSocketMachine: status and summary', () => {
+  /** The ISO time of a status line received `ms` after the simulated start. */
+  const T = (ms: number): string => new Date(ms).toISOString();
+
   it('device.status records each instance status and config, replacing the previous one, in any state', () => {
     const h = device();
     h.send({ type: 'device.status', instance: 1, status: 'ready', config: { speed: 1 } });
-    expect(h.ctx().instances).toEqual({ 1: { status: 'ready', config: { speed: 1 } } });
+    expect(h.ctx().instances).toEqual({ 1: { status: 'ready', config: { speed: 1 }, at: T(0) } });
     h.submit('c1');
     h.ack('c1');
     h.send({ type: 'device.status', instance: 2, status: 'homing', config: {} });
     h.send({ type: 'device.status', instance: 1, status: 'moving', config: { speed: 2 } });
     expect(h.state()).toBe('busy');
-    expect(h.ctx().instances).toEqual({ 1: { status: 'moving', config: { speed: 2 } }, 2: { status: 'homing', config: {} } });
+    expect(h.ctx().instances).toEqual({ 1: { status: 'moving', config: { speed: 2 }, at: T(0) }, 2: { status: 'homing', config: {}, at: T(0) } });
     expect(h.ctx().inFlight?.command_id).toBe('c1');
   });
 
@@ -783,7 +786,7 @@ describe('deviceSocketMachine: status and summary', () => {
           error: expect.objectContaining({ code: 'RESULT_TIMEOUT', timestamp: iso(1_500) }),
         },
       ],
-      instances: { 3: { status: 'ready', config: { mode: 'auto' } } },
+      instances: { 3: { status: 'ready', config: { mode: 'auto' }, at: expect.any(String) } },
     });
     // the summary is plain data: no params, no functions, JSON round-trips
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);

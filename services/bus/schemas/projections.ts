@@ -25,10 +25,7 @@ export const deviceEntrySchema = z.object({
   remote: z.string(),
   gateway: z.string(),
   incarnation: z.string(),
-  seq: z.number().int(),
   connected_at: z.string(),
-  state: z.string(),
-  pending: z.number().int(),
 });
 export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
 
@@ -37,7 +34,6 @@ export const deviceStateEntrySchema = z.object({
   device_id: z.string(),
   instance: z.number().int(),
   incarnation: z.string(),
-  seq: z.number().int(),
   status: z.string(),
   current_config: z.record(z.string(), z.unknown()),
   updated_at: z.string(),

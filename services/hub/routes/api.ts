@@ -1,12 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { encodeToken } from '../../bus/tokens.ts';
+import { actorKey } from '../../projector/reducers/actorRecord.ts';
 import { apiError } from '../apiError.ts';
 import type { CommandIntake } from '../commandIntake.ts';
 import type { ProjectionViews } from '../projectionViews.ts';
 
 const deviceParams = z.object({ deviceId: z.string().min(1).max(512) });
 const nodeParams = z.object({ nodeId: z.string().min(1).max(512) });
+
+/** A device's current state comes from its actor entry (of the same connection). */
+function stateOf(views: ProjectionViews, deviceId: string, incarnation: string): string | undefined {
+  const actor = views.actors.get(actorKey('device', deviceId));
+  return actor && actor.incarnation === incarnation ? actor.state : undefined;
+}
 
 /** The REST routes of DESIGN.md. */
 export function registerApiRoutes(app: FastifyInstance, deps: { intake: CommandIntake; views: ProjectionViews }): void {
@@ -42,8 +49,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: { intake: CommandI
         nodes: d.nodes,
         remote: d.remote,
         gateway: d.gateway,
-        state: d.state,
-        pending: d.pending,
+        state: stateOf(deps.views, d.device_id, d.incarnation),
         connected_at: d.connected_at,
       })),
   );

@@ -31,7 +31,7 @@ const deviceContextSchema = z.object({
       error: errorEventSchema.optional(),
     }),
   ),
-  instances: z.record(z.string(), z.object({ status: z.string(), config: z.record(z.string(), z.unknown()) })),
+  instances: z.record(z.string(), z.object({ status: z.string(), config: z.record(z.string(), z.unknown()), at: z.string().optional() })),
 });
 
 export const TERMINAL_DEVICE_STATES = new Set(['failed', 'closed']);
@@ -50,6 +50,10 @@ export function flowKey(nodeId: string): string {
 
 
 /**
+ * A device's transition record → projections. The `devices` and `device_state` entries
+ * hold only what changes with the connection or a status line (no seq, no state), so the
+ * records of a command cycle rewrite neither; a device's state is in `actors`.
+ *
  * A device's transition record → projections: its `devices` entry (deleted when the
  * device ends), its `device_state` per instance (deleted with it), and one flow per
  * pending or settled command. Terminal flows come from `settled`, which the machine
@@ -94,10 +98,7 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
     remote: ctx.remote,
     gateway: ctx.gateway,
     incarnation: record.incarnation,
-    seq: record.seq,
     connected_at: ctx.connected_at,
-    state: record.to,
-    pending: ctx.pending.length,
   };
   effects.push({ op: 'put', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), value: device, version });
   for (const [instanceText, state] of Object.entries(ctx.instances)) {
@@ -106,10 +107,9 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
       device_id: ctx.device_id,
       instance,
       incarnation: record.incarnation,
-      seq: record.seq,
       status: state.status,
       current_config: state.config,
-      updated_at: record.at,
+      updated_at: state.at ?? ctx.connected_at,
     };
     effects.push({ op: 'put', bucket: BUCKETS.deviceState, key: deviceStateKey(ctx.device_id, instance), value, version });
   }
