@@ -115,18 +115,19 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       const changes: Change[] = [];
       const writes: Array<Promise<void>> = [];
       const dirty = [...working].filter(([k, w]) => JSON.stringify(w.value) !== JSON.stringify(before.get(k)!.value));
-      const announced = new Map<string, string>();
+      const announced = new Map<string, unknown>();
       if (options.early) {
         const early: Change[] = [];
         for (const [k, w] of dirty) {
           if (w.flow && (w.value as FlowEntry | null)?.status === 'started') continue;
           early.push({ bucket: w.bucket, key: w.key, value: w.value });
-          announced.set(k, JSON.stringify(w.value));
+          announced.set(k, w.value);
         }
         options.early(early);
       }
       const report = (k: string, change: Change): void => {
-        if (announced.get(k) !== JSON.stringify(change.value)) changes.push(change);
+        // the same object: written as announced (a compare-and-set re-merge makes a new one)
+        if (!announced.has(k) || announced.get(k) !== change.value) changes.push(change);
       };
       for (const [k, w] of dirty) {
         const stored = before.get(k)!;
