@@ -28,38 +28,32 @@ export interface ProvisionOptions {
  * Creates streams CONN, COMMANDS and TELEMETRY and the projection buckets, or leaves them as
  * they are when they exist already: safe to run at every start.
  */
+/** Per-stream settings beyond the common ones (telemetry samples age out; the log does not). */
+const STREAM_LIMITS: Record<string, { max_age?: number }> = {
+  [STREAMS.telemetry]: { max_age: TELEMETRY_MAX_AGE_S * SECOND_NS },
+};
+
 export async function provision(nc: NatsConnection, options: ProvisionOptions = {}): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const replicas = options.replicas ?? 1;
   const duplicateWindow = (options.duplicateWindowSeconds ?? 600) * SECOND_NS;
-  await ensureStream(jsm, {
-    name: STREAMS.conn,
-    subjects: ['conn.>'],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    num_replicas: replicas,
-    duplicate_window: duplicateWindow,
-  });
-  await ensureStream(jsm, {
-    name: STREAMS.commands,
-    subjects: ['commands.>'],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    num_replicas: replicas,
-    duplicate_window: duplicateWindow,
-  });
-  await ensureStream(jsm, {
-    name: STREAMS.telemetry,
-    subjects: ['telemetry.>'],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    num_replicas: replicas,
-    duplicate_window: duplicateWindow,
-    max_age: TELEMETRY_MAX_AGE_S * SECOND_NS,
-  });
+  const streams: Array<[name: string, subjects: string[]]> = [
+    [STREAMS.conn, ['conn.>']],
+    [STREAMS.commands, ['commands.>']],
+    [STREAMS.telemetry, ['telemetry.>']],
+  ];
+  for (const [name, subjects] of streams) {
+    await ensureStream(jsm, {
+      name,
+      subjects,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: replicas,
+      duplicate_window: duplicateWindow,
+      ...(STREAM_LIMITS[name] ?? {}),
+    });
+  }
   const kvm = new Kvm(nc);
   for (const bucket of [...Object.values(BUCKETS), ...(options.extraBuckets ?? [])]) {
     await kvm.create(bucket, { history: 1, replicas, storage: StorageType.File });
