@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import { startNatsServer, NatsServerNotFoundError, type NatsServerHandle } from '../../infra/nats/index.ts';
+import { NatsServerNotFoundError } from '../../infra/nats/index.ts';
+import { NatsStartError, superviseBundledNats, type SupervisedNats } from './natsSupervision.ts';
+import { openRecordingConnection, type RecordingConnection } from './services/recordingConnection.ts';
 import { provision } from '../bus/provision.ts';
 import { componentLogger } from '../log/logger.ts';
 import type { RuntimeConfig } from './config.ts';
@@ -17,13 +19,13 @@ import { startDemoBackends } from './demo/demoBackends.ts';
 import { startChildChaos, startDemoDevices, startDemoTelemetry } from './demo/demoTraffic.ts';
 import type { ChildService } from './services/childServices.ts';
 import { startInspector } from './inspector.ts';
-import { loadOrCreateCredentials } from '../../infra/nats/index.ts';
 
 const log = componentLogger('lifeline-up');
 
 export interface System {
   endpoint: NatsEndpoint;
-  nats: NatsServerHandle | null;
+  /** The bundled nats-server, supervised as a child; null with NATS_URL. */
+  nats: SupervisedNats | null;
   services: RunningService[];
   stop(): Promise<void>;
 }
@@ -40,7 +42,8 @@ export interface SystemOptions {
 /** Starts NATS (unless NATS_URL is set), provisions, then every service, in order. */
 export async function startSystem(config: RuntimeConfig, progress: (line: string) => void = () => {}, options: SystemOptions = {}): Promise<System> {
   mkdirSync(config.dataDir, { recursive: true });
-  let nats: NatsServerHandle | null = null;
+  let nats: SupervisedNats | null = null;
+  let natsRecorder: RecordingConnection | null = null;
   let endpoint: NatsEndpoint;
   const services: RunningService[] = [];
   const stop = async (): Promise<void> => {
@@ -48,6 +51,8 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
       progress(`stopping ${service.name}`);
       await service.stop().catch((err: Error) => log.error({ err, service: service.name }, 'stop failed'));
     }
+    await natsRecorder?.close().catch(() => {});
+    nats?.sink.detach();
     if (nats) {
       progress('stopping nats-server');
       await nats.stop();
@@ -59,18 +64,20 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
       endpoint = await resolveNatsEndpoint(config);
       progress(`using NATS at ${config.natsUrl}`);
     } else {
-      progress('starting nats-server');
-      nats = await startNatsServer({
-        dataDir: config.dataDir,
-        ports: { client: config.natsPort, websocket: config.natsWsPort, monitor: config.natsMonitorPort },
-      });
-      writeServerFile(config.dataDir, { url: nats.url, wsUrl: nats.wsUrl, monitorUrl: nats.monitorUrl, pid: nats.pid });
-      endpoint = { url: nats.url, credentials: await loadOrCreateCredentials(config.dataDir) };
+      progress('starting nats-server (supervised: child nats-server)');
+      nats = await superviseBundledNats(config);
+      writeServerFile(config.dataDir, { url: nats.url, wsUrl: nats.wsUrl, monitorUrl: nats.monitorUrl, pid: nats.supervisor.summary().pid ?? 0 });
+      endpoint = { url: nats.url, credentials: nats.credentials };
     }
     progress('provisioning streams CONN, COMMANDS and the projection buckets');
     const admin = await connectAs(endpoint, 'admin', 'lifeline-provision', 15_000);
     await provision(admin.nc);
     await admin.close();
+    if (nats) {
+      // the supervisor of NATS records its own transitions once NATS is there
+      natsRecorder = await openRecordingConnection(endpoint, 'child', 'nats-supervisor');
+      nats.sink.attach(natsRecorder.outbox);
+    }
     progress('starting projector');
     services.push(await startProjectorService(endpoint));
     progress('starting hub');
@@ -103,7 +110,7 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
 export function summaryTable(system: System): string {
   const rows: Array<[string, string, string]> = [];
   if (system.nats) {
-    rows.push(['nats-server', 'running', `${system.nats.url} (ws ${system.nats.wsUrl}, monitor ${system.nats.monitorUrl})`]);
+    rows.push(['nats-server', system.nats.supervisor.state(), `${system.nats.url} (ws ${system.nats.wsUrl}, monitor ${system.nats.monitorUrl})`]);
   } else rows.push(['nats', 'external', system.endpoint.url]);
   for (const s of system.services) rows.push([s.name, s.state(), s.address]);
   const w0 = Math.max(7, ...rows.map((r) => r[0].length));
@@ -145,7 +152,7 @@ export async function runUp(config: RuntimeConfig, options: UpOptions = {}): Pro
     if (inspector) system.services.unshift(inspector);
   } catch (err) {
     await inspector?.stop();
-    if (err instanceof NatsServerNotFoundError) {
+    if (err instanceof NatsServerNotFoundError || err instanceof NatsStartError) {
       process.stderr.write(`${err.code}: ${err.message}\n`);
       return 1;
     }
