@@ -8,9 +8,8 @@
  * or alone: `node --import tsx test/bench/hubFanout.ts [--quick]`.
  */
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { freePorts } from '../../infra/nats/index.ts';
 import { startRpcBackend } from '../../infra/rpc-backend/index.ts';
@@ -18,6 +17,7 @@ import { startPollerServices } from '../../services/cli/services/rpcPollerServic
 import { startProjectorService } from '../../services/cli/services/projectorService.ts';
 import { pollerSpecSchema } from '../../services/rpc-poller/pollerSpec.ts';
 import { startBenchNats } from './lib/nats.ts';
+import { runIfEntryPoint } from './lib/standalone.ts';
 import { cpuTimeMs, procMemory } from './lib/proc.ts';
 import type { BenchOptions, BenchOutcome, Benchmark, Figure } from './lib/report.ts';
 import { mapBounded, Scope, sleep, waitUntil } from './lib/scope.ts';
@@ -192,16 +192,4 @@ export const hubFanout: Omit<Benchmark, 'id'> & { id: 'hub' } = {
 
 export { runHubFanout };
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  process.env.LIFELINE_LOG_LEVEL ??= 'warn';
-  const quick = process.argv.includes('--quick');
-  const started = Date.now();
-  const outcome = await runHubFanout({ quick, log: (line) => process.stdout.write(`  [hub +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) });
-  for (const f of outcome.figures) {
-    const mark = f.pass === undefined ? '' : f.pass ? '  ✓' : '  ✗';
-    process.stdout.write(`  ${f.name}: ${fmt(f.value, f.decimals ?? 1)} ${f.unit}${f.target ? ` (target ${f.target})` : ''}${mark}\n`);
-  }
-  for (const n of outcome.notes) process.stdout.write(`  - ${n}\n`);
-  setTimeout(() => process.exit(0), 500).unref();
-}
+await runIfEntryPoint(import.meta.url, hubFanout);

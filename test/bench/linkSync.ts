@@ -6,10 +6,8 @@
  * Callable by the bench runner as `linkSync.run(options)` (a `Benchmark` with id `link`),
  * or alone: `node --import tsx test/bench/linkSync.ts [--quick]`.
  */
-import { realpathSync } from 'node:fs';
 import { Kvm } from '@nats-io/kv';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import type { InspectionEvent } from 'xstate';
 import { startEsp32Emulator } from '../../infra/esp32-emulator/index.ts';
 import { BUCKETS } from '../../services/bus/subjects.ts';
@@ -20,6 +18,7 @@ import { startProjectorService } from '../../services/cli/services/projectorServ
 import { linkSpecSchema, type LinkSpecInput } from '../../services/esp32-link/linkSpec.ts';
 import { statePath } from '../../services/runtime/statePath.ts';
 import { startBenchNats } from './lib/nats.ts';
+import { runIfEntryPoint } from './lib/standalone.ts';
 import type { BenchOptions, BenchOutcome, Benchmark, Figure } from './lib/report.ts';
 import { Scope, waitUntil } from './lib/scope.ts';
 import { distribution, fmt } from './lib/stats.ts';
@@ -179,16 +178,4 @@ export const linkSync: Omit<Benchmark, 'id'> & { id: 'link' } = {
 
 export { runLinkSync };
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  process.env.LIFELINE_LOG_LEVEL ??= 'warn';
-  const quick = process.argv.includes('--quick');
-  const started = Date.now();
-  const outcome = await runLinkSync({ quick, log: (line) => process.stdout.write(`  [link +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) });
-  for (const f of outcome.figures) {
-    const mark = f.pass === undefined ? '' : f.pass ? '  ✓' : '  ✗';
-    process.stdout.write(`  ${f.name}: ${fmt(f.value, f.decimals ?? 1)} ${f.unit}${f.target ? ` (target ${f.target})` : ''}${mark}\n`);
-  }
-  for (const n of outcome.notes) process.stdout.write(`  - ${n}\n`);
-  setTimeout(() => process.exit(0), 500).unref();
-}
+await runIfEntryPoint(import.meta.url, linkSync);

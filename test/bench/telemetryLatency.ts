@@ -10,9 +10,7 @@
  * Callable by the bench runner as `telemetryLatency.run(options)` (id `telemetry`), or
  * alone: `node --import tsx test/bench/telemetryLatency.ts [--quick]`.
  */
-import { realpathSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { freePorts } from '../../infra/nats/index.ts';
 import { loadRuntimeConfig } from '../../services/cli/config.ts';
@@ -21,6 +19,7 @@ import { startProjectorService } from '../../services/cli/services/projectorServ
 import { openRecordingConnection } from '../../services/cli/services/recordingConnection.ts';
 import { startTelemetryPublisher } from '../../services/telemetry/telemetryPublisher.ts';
 import { startBenchNats } from './lib/nats.ts';
+import { runIfEntryPoint } from './lib/standalone.ts';
 import type { BenchOptions, BenchOutcome, Benchmark, Figure } from './lib/report.ts';
 import { Scope, sleep, waitUntil } from './lib/scope.ts';
 import { distribution, fmt } from './lib/stats.ts';
@@ -153,16 +152,4 @@ export const telemetryLatency: Omit<Benchmark, 'id'> & { id: 'telemetry' } = {
 
 export { runTelemetryLatency };
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (invokedDirectly) {
-  process.env.LIFELINE_LOG_LEVEL ??= 'warn';
-  const quick = process.argv.includes('--quick');
-  const started = Date.now();
-  const outcome = await runTelemetryLatency({ quick, log: (line) => process.stdout.write(`  [telemetry +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) });
-  for (const f of outcome.figures) {
-    const mark = f.pass === undefined ? '' : f.pass ? '  ✓' : '  ✗';
-    process.stdout.write(`  ${f.name}: ${fmt(f.value, f.decimals ?? 1)} ${f.unit}${f.target ? ` (target ${f.target})` : ''}${mark}\n`);
-  }
-  for (const n of outcome.notes) process.stdout.write(`  - ${n}\n`);
-  setTimeout(() => process.exit(0), 500).unref();
-}
+await runIfEntryPoint(import.meta.url, telemetryLatency);
