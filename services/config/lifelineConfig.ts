@@ -44,3 +44,9 @@ export function loadLifelineConfig(path?: string): LifelineConfig & { path: stri
   if (!parsed.success) throw new ConfigFileError(`${file}: ${formatIssues(parsed.error)}`);
   return { ...parsed.data, path: file };
 }
+
+/** Names are ids within a section (`children`, `links`, `pollers`): two alike is an error naming them. */
+export function assertUniqueNames(section: string, noun: string, specs: ReadonlyArray<{ name: string }>): void {
+  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
+  if (duplicate) throw new ConfigFileError(`${section}: two ${noun} are named "${duplicate.name}"`);
+}

@@ -3,7 +3,7 @@ import { answerChildCommands } from '../../child-supervisor/childCommands.ts';
 import type { ChildSpec } from '../../child-supervisor/childSpec.ts';
 import { startChildSupervisor, type ChildSupervisor } from '../../child-supervisor/childSupervisor.ts';
 import { resolveChild } from '../../child-supervisor/resolveChild.ts';
-import { ConfigFileError, DEFAULT_CONFIG_FILE } from '../../config/lifelineConfig.ts';
+import { assertUniqueNames, DEFAULT_CONFIG_FILE } from '../../config/lifelineConfig.ts';
 import { componentLogger, type Logger } from '../../log/logger.ts';
 import type { RuntimeConfig } from '../config.ts';
 import type { NatsEndpoint } from '../natsEndpoint.ts';
@@ -34,8 +34,7 @@ export async function startChildServices(
   options: ChildServicesOptions = {},
 ): Promise<ChildService[]> {
   if (specs.length === 0) return [];
-  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
-  if (duplicate) throw new ConfigFileError(`children: two children are named "${duplicate.name}"`);
+  assertUniqueNames('children', 'children', specs);
   const baseDir = options.baseDir ?? dirname(resolve(config.configFile ?? DEFAULT_CONFIG_FILE));
   const resolved = specs.map((spec) => resolveChild(spec, baseDir));
 

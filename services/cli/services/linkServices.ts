@@ -1,4 +1,4 @@
-import { ConfigFileError } from '../../config/lifelineConfig.ts';
+import { assertUniqueNames } from '../../config/lifelineConfig.ts';
 import { startEsp32Link, type Esp32Link, type Esp32LinkOptions } from '../../esp32-link/esp32LinkService.ts';
 import type { LinkSpec } from '../../esp32-link/linkSpec.ts';
 import { componentLogger } from '../../log/logger.ts';
@@ -28,8 +28,7 @@ export async function startLinkServices(
   options: LinkServicesOptions = {},
 ): Promise<LinkService[]> {
   if (specs.length === 0) return [];
-  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
-  if (duplicate) throw new ConfigFileError(`links: two links are named "${duplicate.name}"`);
+  assertUniqueNames('links', 'links', specs);
 
   const { bus, outbox, close } = await openRecordingConnection(endpoint, 'link', 'esp32-link', { connectionName: 'lifeline-links' });
 

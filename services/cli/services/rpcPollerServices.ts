@@ -1,4 +1,4 @@
-import { ConfigFileError } from '../../config/lifelineConfig.ts';
+import { assertUniqueNames } from '../../config/lifelineConfig.ts';
 import { componentLogger } from '../../log/logger.ts';
 import type { PollerSpec } from '../../rpc-poller/pollerSpec.ts';
 import { startRpcPoller, type RpcPoller } from '../../rpc-poller/rpcPollerService.ts';
@@ -17,8 +17,7 @@ export interface PollerService extends RunningService {
  */
 export async function startPollerServices(endpoint: NatsEndpoint, specs: PollerSpec[]): Promise<PollerService[]> {
   if (specs.length === 0) return [];
-  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
-  if (duplicate) throw new ConfigFileError(`pollers: two pollers are named "${duplicate.name}"`);
+  assertUniqueNames('pollers', 'pollers', specs);
   const { outbox, close } = await openRecordingConnection(endpoint, 'rpc', 'rpc-poller', { connectionName: 'lifeline-pollers' });
   let running = specs.length;
   return specs.map((spec) => {
