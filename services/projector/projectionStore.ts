@@ -22,13 +22,27 @@ export interface ApplyOptions {
   early?: (changes: Change[]) => void;
 }
 
+export interface StagedBatch {
+  /** Resolves with the changes once every write of the batch has landed; rejects if one fails. */
+  written: Promise<Change[]>;
+}
+
 export interface ProjectionStore {
   /**
    * Applies a batch of effects in order and writes the final value of every key it
    * changed (coalesced: one write per key per batch). Resolves with the changes once
-   * they are all written; rejects (changing nothing in the cache) if a write fails.
+   * they are all written; rejects if a write fails (see `invalidate`).
    */
   apply(effects: Effect[], options?: ApplyOptions): Promise<Change[]>;
+  /**
+   * The first half of `apply`: computes the batch against the cache (which already holds
+   * what earlier staged batches will write), announces it through `early`, and starts its
+   * writes, each after the previous write of the same key. Resolves once computed, so the
+   * next batch can be computed and announced while this one is written.
+   */
+  stage(effects: Effect[], options?: ApplyOptions): Promise<StagedBatch>;
+  /** After a failed write: these keys are read again from the backend before their next use. */
+  invalidate(keys: Array<{ bucket: string; key: string }>): void;
   /**
    * Loads every entry of buckets this store is the only writer of; a key it then does not
    * hold is known to be absent, so applying effects to it needs no read from KV.
@@ -40,27 +54,43 @@ export interface ProjectionStore {
 
 const MAX_CAS_RETRIES = 5;
 
+/** What the store knows of one key: the value it will hold and what the backend holds now. */
+interface CachedKey {
+  /** The value once every staged write of this key has landed. */
+  value: unknown | null;
+  /** What the backend was last seen holding, and its revision (0: absent). */
+  stored: unknown | null;
+  revision: number;
+  /** Resolves when the last staged write of this key has settled. */
+  tail: Promise<unknown>;
+  pending: number;
+}
+
 /**
  * The projector's view of its buckets: a write-through cache over the backend. The
  * projector is their only writer except for `flows`, which the hub also writes at
  * intake; flow writes therefore use compare-and-set and re-merge on a conflict.
  */
 export function createProjectionStore(backend: ProjectionBackend): ProjectionStore {
-  let cache = new Map<string, StoredValue>();
+  let cache = new Map<string, CachedKey>();
   let complete = new Set<string>();
+  const stale = new Set<string>();
   const id = (bucket: string, key: string): string => `${bucket}\u0000${key}`;
+  const cached = (loaded: StoredValue): CachedKey => ({ value: loaded.value, stored: loaded.value, revision: loaded.revision, tail: Promise.resolve(), pending: 0 });
 
   async function ensureLoaded(effects: Effect[]): Promise<void> {
     const missing = new Map<string, Effect>();
     for (const e of effects) {
       const k = id(e.bucket, e.key);
       if (cache.has(k) || missing.has(k)) continue;
-      if (complete.has(e.bucket)) cache.set(k, { value: null, revision: 0 });
+      if (complete.has(e.bucket) && !stale.has(k)) cache.set(k, cached({ value: null, revision: 0 }));
       else missing.set(k, e);
     }
     await Promise.all(
       [...missing].map(async ([k, e]) => {
-        cache.set(k, await backend.load(e.bucket, e.key));
+        const loaded = await backend.load(e.bucket, e.key);
+        if (!cache.has(k)) cache.set(k, cached(loaded));
+        stale.delete(k);
       }),
     );
   }
@@ -85,85 +115,122 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
     }
   }
 
-  /** `wrote` false: another writer already stored what this one would have (it reports that change). */
-  async function writeFlow(bucket: string, key: string, value: FlowEntry, stored: StoredValue): Promise<{ stored: StoredValue; wrote: boolean }> {
-    let current = stored;
-    let merged = value;
+  /**
+   * Joins `value` into what the backend holds and writes the join with compare-and-set,
+   * re-merging on a conflict. `wrote` false: the backend already held it (another writer
+   * stored it, and reports that change).
+   */
+  async function writeFlow(bucket: string, key: string, value: FlowEntry, entry: CachedKey): Promise<{ value: FlowEntry; wrote: boolean }> {
+    let current: StoredValue = { value: entry.stored, revision: entry.revision };
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const merged = mergeFlow((current.value ?? undefined) as FlowEntry | undefined, value);
+      if (current.value !== null && JSON.stringify(merged) === JSON.stringify(current.value)) {
+        entry.stored = current.value;
+        entry.revision = current.revision;
+        return { value: merged, wrote: false };
+      }
       const result = await backend.write(bucket, key, merged, current.revision);
-      if (result.ok) return { stored: { value: merged, revision: result.revision }, wrote: true };
+      if (result.ok) {
+        entry.stored = merged;
+        entry.revision = result.revision;
+        return { value: merged, wrote: true };
+      }
       current = await backend.load(bucket, key);
-      merged = mergeFlow((current.value ?? undefined) as FlowEntry | undefined, value);
-      if (JSON.stringify(merged) === JSON.stringify(current.value)) return { stored: current, wrote: false };
     }
     throw new Error(`flow ${key}: too many concurrent writers`);
   }
 
-  return {
-    async apply(effects, options = {}) {
-      if (effects.length === 0) return [];
-      await ensureLoaded(effects);
-      const before = new Map<string, StoredValue>();
-      const working = new Map<string, { bucket: string; key: string; value: unknown | null; flow: boolean }>();
-      for (const effect of effects) {
-        const k = id(effect.bucket, effect.key);
-        const stored = cache.get(k)!;
-        if (!before.has(k)) before.set(k, stored);
-        const current = working.get(k)?.value ?? (working.has(k) ? null : stored.value);
-        working.set(k, { bucket: effect.bucket, key: effect.key, value: next(current, effect), flow: effect.op === 'mergeFlow' });
-      }
-      const changes: Change[] = [];
-      const writes: Array<Promise<void>> = [];
-      const dirty = [...working].filter(([k, w]) => JSON.stringify(w.value) !== JSON.stringify(before.get(k)!.value));
-      const announced = new Map<string, unknown>();
-      if (options.early) {
-        const early: Change[] = [];
-        for (const [k, w] of dirty) {
-          if (w.flow && (w.value as FlowEntry | null)?.status === 'started') continue;
-          early.push({ bucket: w.bucket, key: w.key, value: w.value });
-          announced.set(k, w.value);
-        }
-        options.early(early);
-      }
-      const report = (k: string, change: Change): void => {
-        // the same object: written as announced (a compare-and-set re-merge makes a new one)
-        if (!announced.has(k) || announced.get(k) !== change.value) changes.push(change);
-      };
+  async function stage(effects: Effect[], options: ApplyOptions = {}): Promise<StagedBatch> {
+    if (effects.length === 0) return { written: Promise.resolve([]) };
+    await ensureLoaded(effects);
+    const before = new Map<string, unknown | null>();
+    const working = new Map<string, { bucket: string; key: string; value: unknown | null; flow: boolean }>();
+    for (const effect of effects) {
+      const k = id(effect.bucket, effect.key);
+      if (!before.has(k)) before.set(k, cache.get(k)!.value);
+      const current = working.has(k) ? working.get(k)!.value : before.get(k)!;
+      working.set(k, { bucket: effect.bucket, key: effect.key, value: next(current, effect), flow: effect.op === 'mergeFlow' });
+    }
+    const dirty = [...working].filter(([k, w]) => JSON.stringify(w.value) !== JSON.stringify(before.get(k)));
+    const announced = new Map<string, unknown>();
+    if (options.early) {
+      const early: Change[] = [];
       for (const [k, w] of dirty) {
-        const stored = before.get(k)!;
-        writes.push(
-          (async () => {
-            if (w.flow && w.value !== null) {
-              const written = await writeFlow(w.bucket, w.key, w.value as FlowEntry, stored);
-              cache.set(k, written.stored);
-              if (written.wrote) report(k, { bucket: w.bucket, key: w.key, value: written.stored.value });
-            } else {
-              const result = await backend.write(w.bucket, w.key, w.value);
-              cache.set(k, { value: w.value, revision: result.ok ? result.revision : 0 });
-              report(k, { bucket: w.bucket, key: w.key, value: w.value });
-            }
-          })(),
-        );
+        if (w.flow && (w.value as FlowEntry | null)?.status === 'started') continue;
+        early.push({ bucket: w.bucket, key: w.key, value: w.value });
+        announced.set(k, w.value);
       }
-      const results = await Promise.allSettled(writes);
+      options.early(early);
+    }
+    const changes: Change[] = [];
+    const report = (k: string, change: Change): void => {
+      // the same object: written as announced (a compare-and-set re-merge makes a new one)
+      if (!announced.has(k) || announced.get(k) !== change.value) changes.push(change);
+    };
+    const writes = dirty.map(([k, w]) => {
+      const entry = cache.get(k)!;
+      entry.value = w.value;
+      entry.pending += 1;
+      const write = entry.tail.then(async () => {
+        if (w.flow && w.value !== null) {
+          const written = await writeFlow(w.bucket, w.key, w.value as FlowEntry, entry);
+          // a re-merge took in another writer's entry: later batches' values keep it too
+          entry.value = entry.pending > 1 ? mergeFlow(written.value, entry.value as FlowEntry) : written.value;
+          if (written.wrote) report(k, { bucket: w.bucket, key: w.key, value: written.value });
+        } else {
+          const result = await backend.write(w.bucket, w.key, w.value);
+          entry.stored = w.value;
+          entry.revision = result.ok ? result.revision : 0;
+          report(k, { bucket: w.bucket, key: w.key, value: w.value });
+        }
+      });
+      entry.tail = write.then(
+        () => void (entry.pending -= 1),
+        () => void (entry.pending -= 1),
+      );
+      return write;
+    });
+    const written = Promise.allSettled(writes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        // some keys may be written, some not: forget them all and reload on the retry
-        for (const k of working.keys()) cache.delete(k);
-        throw failed.reason;
-      }
+      if (failed) throw failed.reason;
       return changes;
+    });
+    written.catch(() => {}); // the caller awaits it; a failure must not go unhandled meanwhile
+    return { written };
+  }
+
+  function invalidate(keys: Array<{ bucket: string; key: string }>): void {
+    for (const { bucket, key } of keys) {
+      const k = id(bucket, key);
+      cache.delete(k);
+      stale.add(k);
+    }
+  }
+
+  return {
+    stage,
+    invalidate,
+    async apply(effects, options = {}) {
+      const staged = await stage(effects, options);
+      try {
+        return await staged.written;
+      } catch (err) {
+        // some keys may be written, some not: read them all again on the retry
+        invalidate(effects);
+        throw err;
+      }
     },
     async preload(buckets) {
       for (const bucket of buckets) {
         const keys = await backend.keys(bucket);
-        await Promise.all(keys.map(async (key) => cache.set(id(bucket, key), await backend.load(bucket, key))));
+        await Promise.all(keys.map(async (key) => cache.set(id(bucket, key), cached(await backend.load(bucket, key)))));
         complete.add(bucket);
       }
     },
     reset() {
       cache = new Map();
       complete = new Set();
+      stale.clear();
     },
   };
 }
