@@ -16,7 +16,7 @@ import { componentLogger, type Logger } from '../log/logger.ts';
 import { createKvBackend } from './backend.ts';
 import { broadcastChanges, PROJECTOR_HEARTBEAT_SUBJECT } from './broadcasts.ts';
 import { projectMessage } from './projectMessage.ts';
-import { createProjectionStore } from './projectionStore.ts';
+import { createProjectionStore, type Change, type StagedBatch } from './projectionStore.ts';
 import type { Effect } from './effects.ts';
 import type { Notice } from './reducers/telemetryMessage.ts';
 
@@ -26,6 +26,8 @@ export interface ProjectorOptions {
   /** Messages applied (and written) together at most. */
   batchMax?: number;
   heartbeatMs?: number;
+  /** Batches computed and announced while earlier ones are still being written, at most. */
+  pipelineDepth?: number;
 }
 
 export interface ProjectorStats {
@@ -84,6 +86,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const { nc } = options;
   const log = options.logger ?? componentLogger('projector');
   const batchMax = options.batchMax ?? 2_000;
+  const pipelineDepth = options.pipelineDepth ?? 4;
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const store = createProjectionStore(createKvBackend(nc));
@@ -109,7 +112,18 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     );
   }
 
-  async function processBatch(batch: JsMsg[]): Promise<void> {
+  /** A batch computed, announced and being written; acked once written, in order. */
+  interface InFlight {
+    batch: JsMsg[];
+    effects: Effect[];
+    notices: Notice[];
+    staged: Promise<StagedBatch | undefined>;
+    settled: Promise<'written' | 'failed'>;
+  }
+  const inFlight: InFlight[] = [];
+  const announce = (computed: Change[]): void => broadcastChanges(nc, computed);
+
+  function project(batch: JsMsg[]): { effects: Effect[]; notices: Notice[] } {
     const effects: Effect[] = [];
     const notices: Notice[] = [];
     for (const msg of batch) {
@@ -123,20 +137,19 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         log.error({ subject: msg.subject, seq: msg.seq, err: projected.error }, 'message skipped: it does not parse');
       }
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const changes = await store.apply(effects, { early: (computed) => broadcastChanges(nc, computed) });
-        broadcastChanges(nc, changes);
-        for (const n of notices) nc.publish(n.subject, JSON.stringify(n.payload));
-        break;
-      } catch (err) {
-        stats.writeFailures += 1;
-        const delay = Math.min(2_000, 50 * 2 ** Math.min(attempt, 6));
-        log.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'projection write failed; retrying the batch');
-        await new Promise((r) => setTimeout(r, delay));
-        if (!running) return;
-      }
-    }
+    return { effects, notices };
+  }
+
+  /** Computes and announces a batch, and starts writing it, while earlier batches are still being written. */
+  async function stage(batch: JsMsg[]): Promise<void> {
+    const { effects, notices } = project(batch);
+    const staged = store.stage(effects, { early: announce }).catch(() => undefined);
+    const settled = staged.then((s) => (s ? s.written.then(() => 'written' as const, () => 'failed' as const) : ('failed' as const)));
+    inFlight.push({ batch, effects, notices, staged, settled });
+    await staged;
+  }
+
+  function acknowledge(batch: JsMsg[]): void {
     // AckPolicy.All: acking the last message of each stream acks everything before it
     const lastOfStream = new Map<string, JsMsg>();
     for (const msg of batch) lastOfStream.set(msg.info.stream, msg);
@@ -146,14 +159,60 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     stats.lastAppliedAt = new Date().toISOString();
   }
 
+  async function finish(head: InFlight): Promise<void> {
+    const changes = await (await head.staged)!.written;
+    broadcastChanges(nc, changes);
+    for (const n of head.notices) nc.publish(n.subject, JSON.stringify(n.payload));
+    acknowledge(head.batch);
+  }
+
+  /**
+   * A write failed: once every batch in flight has settled, their keys are read again and
+   * the batches re-applied one at a time, in order, until they land (re-applying what was
+   * already written changes nothing).
+   */
+  async function recover(batches: InFlight[]): Promise<void> {
+    await Promise.all(batches.map((b) => b.settled));
+    for (const b of batches) store.invalidate(b.effects);
+    for (const b of batches) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          broadcastChanges(nc, await store.apply(b.effects, { early: announce }));
+          for (const n of b.notices) nc.publish(n.subject, JSON.stringify(n.payload));
+          break;
+        } catch (err) {
+          stats.writeFailures += 1;
+          const delay = Math.min(2_000, 50 * 2 ** Math.min(attempt, 6));
+          log.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'projection write failed; retrying the batch');
+          await new Promise((r) => setTimeout(r, delay));
+          if (!running) return;
+        }
+      }
+      acknowledge(b.batch);
+    }
+  }
+
+  const nextMessage = (): Promise<'message'> => new Promise((resolve) => (wake = () => resolve('message')));
+
   const worker = (async () => {
-    while (running) {
-      if (inbox.length === 0) {
-        await new Promise<void>((resolve) => (wake = resolve));
+    while (running || inFlight.length > 0) {
+      if (running && inbox.length > 0 && inFlight.length < pipelineDepth) {
+        await stage(inbox.splice(0, batchMax));
+        continue;
+      }
+      const head = inFlight[0];
+      if (!head) {
+        await nextMessage();
         wake = undefined;
         continue;
       }
-      await processBatch(inbox.splice(0, batchMax));
+      const outcome = await (running && inFlight.length < pipelineDepth ? Promise.race([head.settled, nextMessage()]) : head.settled);
+      if (outcome === 'message') continue;
+      if (outcome === 'written') await finish(inFlight.shift()!);
+      else {
+        stats.writeFailures += 1;
+        await recover(inFlight.splice(0));
+      }
     }
   })();
 
