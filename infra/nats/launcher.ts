@@ -32,6 +32,10 @@ export interface StartNatsServerOptions {
   startTimeoutMs?: number;
   /** How long stop() waits after SIGTERM before SIGKILL (default 10 s). */
   stopTimeoutMs?: number;
+  /** Use these instead of `<dataDir>/credentials.json` (the nodes of a cluster share one set). */
+  credentials?: Credentials;
+  /** More variables for the config file (a cluster node's name, routes, …); ours win on a clash. */
+  env?: Record<string, string>;
 }
 
 export interface NatsServerHandle {
@@ -114,9 +118,9 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
   const stopTimeoutMs = opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
 
   await mkdir(dataDir, { recursive: true });
-  const credentials = await loadOrCreateCredentials(dataDir);
+  const credentials = opts.credentials ?? (await loadOrCreateCredentials(dataDir));
   const ports = await resolvePorts(opts.ports);
-  const env = { ...process.env, ...natsServerEnv(ports, storeDir, credentials) };
+  const env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
   const monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
   let current: RunningProcess | undefined;
 

@@ -1,0 +1,18 @@
+export { nodeClusterView, waitUntilFormed, type NodeClusterView } from './clusterHealth.ts';
+export {
+  startNatsCluster,
+  type ClusterNode,
+  type NatsClusterHandle,
+  type NodeRef,
+  type StartNatsClusterOptions,
+} from './launcher.ts';
+export {
+  CLUSTER_NAME,
+  CLUSTER_NODE_CONFIG,
+  clusterNodeEnv,
+  generateRoutePassword,
+  routeUrl,
+  ROUTE_USER,
+  type ClusterNodeEnv,
+  type RouteAddress,
+} from './nodeEnv.ts';
