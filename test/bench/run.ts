@@ -29,6 +29,7 @@ type BenchResult = import('./lib/report.ts').BenchResult;
 type Benchmark = import('./lib/report.ts').Benchmark;
 
 const USAGE = `usage: npm run bench [-- <${BENCH_IDS.join('|')}> ...] [--quick]
+  ceiling   the raw ceiling: the same hops with nothing of Lifeline (always run first)
   failure   1,000 devices × 5 pending commands, 100 killed: kill → WebSocket 'failed' latency
   pipeline  transition records per second, actors → outbox → JetStream → projector, vs raw JetStream
   memory    RSS of the device gateway process per idle connected device (10,000 devices)
@@ -48,11 +49,15 @@ function parseArgs(argv: string[]): { ids: BenchId[]; quick: boolean } | string 
     else if ((BENCH_IDS as readonly string[]).includes(arg)) ids.includes(arg as BenchId) || ids.push(arg as BenchId);
     else return `unknown argument '${arg}'`;
   }
-  return { ids: ids.length > 0 ? ids : [...BENCH_IDS], quick };
+  // every figure is set against a ceiling measured in the same run: it always runs first
+  const chosen = ids.length > 0 ? ids.filter((id) => id !== 'ceiling') : BENCH_IDS.filter((id) => id !== 'ceiling');
+  return { ids: ['ceiling', ...chosen], quick };
 }
 
 async function load(id: BenchId): Promise<Benchmark> {
   switch (id) {
+    case 'ceiling':
+      return (await import('./rawCeiling.ts')).rawCeiling;
     case 'failure':
       return (await import('./failurePropagation.ts')).failurePropagation;
     case 'pipeline':

@@ -1,6 +1,6 @@
 import type { MachineFacts } from './machine.ts';
 
-export const BENCH_IDS = ['failure', 'pipeline', 'memory', 'child', 'link', 'hub', 'telemetry'] as const;
+export const BENCH_IDS = ['ceiling', 'failure', 'pipeline', 'memory', 'child', 'link', 'hub', 'telemetry'] as const;
 export type BenchId = (typeof BENCH_IDS)[number];
 
 export interface Figure {
@@ -11,6 +11,10 @@ export interface Figure {
   /** e.g. `< 100 ms`; only figures with a target decide pass/fail. */
   target?: string;
   pass?: boolean;
+  /** A raw-ceiling figure: the key other figures name in `ceiling`. */
+  key?: string;
+  /** The key of the raw figure this one is set against in the report's overview. */
+  ceiling?: string;
 }
 
 export interface BenchResult {
@@ -77,12 +81,49 @@ export function renderSection(r: BenchResult): string {
   return lines.join('\n');
 }
 
+/** Throughput (per second): a share of the ceiling; latency, memory, time: a multiple of it. */
+export function ratioText(value: number, raw: number, unit: string): string {
+  if (!Number.isFinite(value) || !Number.isFinite(raw) || raw <= 0) return '—';
+  const ratio = value / raw;
+  if (unit.startsWith('/')) return `${(ratio * 100).toFixed(1)} % of raw`;
+  return `${ratio < 10 ? ratio.toFixed(1) : ratio.toFixed(0)} × raw`;
+}
+
+/** Every figure that names a ceiling, beside that ceiling's figure and their ratio. */
+export function ceilingRows(results: BenchResult[]): Array<{ bench: BenchResult; figure: Figure; raw: Figure | undefined }> {
+  const raws = new Map<string, Figure>();
+  for (const r of results) for (const f of r.figures) if (f.key) raws.set(f.key, f);
+  const rows = [];
+  for (const r of results) for (const f of r.figures) if (f.ceiling) rows.push({ bench: r, figure: f, raw: raws.get(f.ceiling) });
+  return rows;
+}
+
+function overview(results: BenchResult[]): string[] {
+  const rows = ceilingRows(results);
+  if (rows.length === 0) return [];
+  const ceilingRun = results.find((r) => r.id === 'ceiling');
+  const lines = [
+    '## Against the raw ceiling',
+    '',
+    `Each headline figure beside the same path with nothing of Lifeline in it (first section below${ceilingRun ? `, measured ${ceilingRun.machine.date}` : ''}; the pipeline's raw rate is measured inside its own benchmark, alternating with Lifeline). A throughput is shown as a share of raw, a latency, a memory or a time as a multiple of raw.`,
+    '',
+    '| benchmark | figure | Lifeline | raw ceiling | ratio | target |',
+    '|---|---|---:|---:|---:|---|',
+  ];
+  for (const { bench, figure, raw } of rows) {
+    const result = figure.pass === undefined ? '' : figure.pass ? ' (pass)' : ' (**fail**)';
+    lines.push(`| ${bench.title} | ${figure.name} | ${formatValue(figure)} | ${raw ? `${formatValue(raw)} (${raw.name})` : 'not measured'} | ${raw ? ratioText(figure.value, raw.value, figure.unit) : '—'} | ${figure.target ?? ''}${result} |`);
+  }
+  lines.push('');
+  return lines;
+}
+
 export function renderResults(results: BenchResult[], header: string): string {
   const order = (id: BenchId) => BENCH_IDS.indexOf(id);
   const sorted = [...results].sort((a, b) => order(a.id) - order(b.id));
   const summary = ['| benchmark | result | measured |', '|---|---|---|'];
   for (const r of sorted) summary.push(`| ${r.title} | ${verdict(r)} | ${r.machine.date} |`);
-  return [header, '', summary.join('\n'), '', ...sorted.map(renderSection)].join('\n');
+  return [header, '', summary.join('\n'), '', ...overview(sorted), ...sorted.map(renderSection)].join('\n');
 }
 
 export function summaryLines(results: BenchResult[]): string[] {
