@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { DeviceTiming } from '../../machines/deviceSocket.ts';
-import { formatIssues } from '../bus/schemas/parse.ts';
+import { fieldPath, formatConfigIssues } from '../config/configIssues.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 
@@ -32,28 +32,50 @@ export class ConfigError extends Error {
   readonly code = 'INVALID_CONFIG';
 }
 
-/** Env first, then flags (flags win). A wrong value is an error naming the field. */
-export function loadRuntimeConfig(flags: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
-  const fromEnv = {
-    natsUrl: env.NATS_URL || undefined,
-    httpPort: env.LIFELINE_HTTP_PORT,
-    natsPort: env.LIFELINE_NATS_PORT,
-    natsWsPort: env.LIFELINE_NATS_WS_PORT,
-    natsMonitorPort: env.LIFELINE_NATS_MONITOR_PORT,
-    devicePort: env.LIFELINE_DEVICE_PORT,
-    dataDir: env.LIFELINE_DATA_DIR || undefined,
-    configFile: env.LIFELINE_CONFIG || undefined,
-    gatewayName: env.LIFELINE_GATEWAY_NAME || undefined,
-    deviceAckTimeoutMs: env.LIFELINE_DEVICE_ACK_TIMEOUT_MS,
-    deviceResultTimeoutMs: env.LIFELINE_DEVICE_RESULT_TIMEOUT_MS,
-    deviceHeartbeatIntervalMs: env.LIFELINE_DEVICE_HEARTBEAT_INTERVAL_MS,
-    deviceSilentTimeoutMs: env.LIFELINE_DEVICE_SILENT_TIMEOUT_MS,
-    deviceHelloTimeoutMs: env.LIFELINE_DEVICE_HELLO_TIMEOUT_MS,
-  };
+type RuntimeField = keyof z.input<typeof runtimeConfigSchema>;
+
+/**
+ * Where each runtime option comes from: its env var and, for some, a flag (flags win).
+ * docs/configuration.md lists every one of them; test/config checks it does.
+ */
+export const RUNTIME_OPTION_SOURCES: Record<RuntimeField, { env: string; flag?: string }> = {
+  natsUrl: { env: 'NATS_URL', flag: '--nats-url' },
+  natsPort: { env: 'LIFELINE_NATS_PORT' },
+  natsWsPort: { env: 'LIFELINE_NATS_WS_PORT' },
+  natsMonitorPort: { env: 'LIFELINE_NATS_MONITOR_PORT' },
+  httpHost: { env: 'LIFELINE_HTTP_HOST', flag: '--http-host' },
+  httpPort: { env: 'LIFELINE_HTTP_PORT', flag: '--http-port' },
+  deviceHost: { env: 'LIFELINE_DEVICE_HOST', flag: '--device-host' },
+  devicePort: { env: 'LIFELINE_DEVICE_PORT', flag: '--device-port' },
+  dataDir: { env: 'LIFELINE_DATA_DIR', flag: '--data-dir' },
+  configFile: { env: 'LIFELINE_CONFIG', flag: '--config' },
+  gatewayName: { env: 'LIFELINE_GATEWAY_NAME', flag: '--gateway-name' },
+  deviceAckTimeoutMs: { env: 'LIFELINE_DEVICE_ACK_TIMEOUT_MS' },
+  deviceResultTimeoutMs: { env: 'LIFELINE_DEVICE_RESULT_TIMEOUT_MS' },
+  deviceHeartbeatIntervalMs: { env: 'LIFELINE_DEVICE_HEARTBEAT_INTERVAL_MS' },
+  deviceSilentTimeoutMs: { env: 'LIFELINE_DEVICE_SILENT_TIMEOUT_MS' },
+  deviceHelloTimeoutMs: { env: 'LIFELINE_DEVICE_HELLO_TIMEOUT_MS' },
+};
+
+/**
+ * Env first, then flags (flags win; keyed by field, e.g. `{ httpPort: '8080' }`). A wrong
+ * value is an error naming where it came from: `LIFELINE_HTTP_PORT: expected a number ≤ 65535`.
+ */
+export function loadRuntimeConfig(flags: Partial<Record<RuntimeField, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ''));
-  const merged = { ...defined(fromEnv), ...defined(flags) };
+  const fromEnv = Object.fromEntries(Object.entries(RUNTIME_OPTION_SOURCES).map(([field, { env: name }]) => [field, env[name]]));
+  const fromFlags = defined(flags);
+  const merged = { ...defined(fromEnv), ...fromFlags };
   const parsed = runtimeConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const label = (path: ReadonlyArray<PropertyKey>): string => {
+      const field = String(path[0]) as RuntimeField;
+      const source = RUNTIME_OPTION_SOURCES[field];
+      if (!source) return fieldPath(path);
+      return field in fromFlags && source.flag ? source.flag : source.env;
+    };
+    throw new ConfigError(`invalid configuration: ${formatConfigIssues(parsed.error, { label }).join('; ')}`);
+  }
   return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
 }
 

@@ -6,13 +6,8 @@ import { provision } from '../bus/provision.ts';
 import { componentLogger } from '../log/logger.ts';
 import type { RuntimeConfig } from './config.ts';
 import { connectAs, removeServerFile, resolveNatsEndpoint, writeServerFile, type NatsEndpoint } from './natsEndpoint.ts';
-import { startGatewayService } from './services/gatewayService.ts';
-import { startHubService } from './services/hubService.ts';
-import { startProjectorService } from './services/projectorService.ts';
 import type { RunningService } from './services/runningService.ts';
-import { startChildServices } from './services/childServices.ts';
-import { startLinkServices } from './services/linkServices.ts';
-import { startPollerServices } from './services/rpcPollerServices.ts';
+import { CORE_SERVICES, DECLARED_SERVICES } from './services/catalog.ts';
 import { loadLifelineConfig, type LifelineConfig } from '../config/lifelineConfig.ts';
 import { loadDemoConfig } from './demo/demoConfig.ts';
 import { startDemoBackends } from './demo/demoBackends.ts';
@@ -78,24 +73,20 @@ export async function startSystem(config: RuntimeConfig, progress: (line: string
       natsRecorder = await openRecordingConnection(endpoint, 'child', 'nats-supervisor');
       nats.sink.attach(natsRecorder.outbox);
     }
-    progress('starting projector');
-    services.push(await startProjectorService(endpoint));
-    progress('starting hub');
-    services.push(await startHubService(endpoint, config));
-    progress('starting device gateway');
-    services.push(await startGatewayService(endpoint, config));
+    for (const service of CORE_SERVICES) {
+      progress(`starting ${service.label}`);
+      services.push(await service.start(endpoint, config));
+    }
     const declared = options.declared ?? loadLifelineConfig(config.configFile);
     if (declared.path) progress(`configuration: ${declared.path}`);
     if (options.before) {
       progress('starting demo peers: RPC backend (flapping), ESP32 emulator (silent now and then)');
       services.push(...(await options.before()));
     }
-    for (const spec of declared.children) progress(`starting child supervisor ${spec.name}`);
-    services.push(...(await startChildServices(endpoint, config, declared.children)));
-    for (const spec of declared.links) progress(`starting ESP32 link ${spec.name}`);
-    services.push(...(await startLinkServices(endpoint, config, declared.links)));
-    for (const spec of declared.pollers) progress(`starting RPC poller ${spec.name}`);
-    services.push(...(await startPollerServices(endpoint, declared.pollers)));
+    for (const service of DECLARED_SERVICES) {
+      for (const spec of declared[service.section]) progress(`starting ${service.label} ${spec.name}`);
+      services.push(...(await service.start(endpoint, config, declared)));
+    }
     if (options.after) {
       progress('starting demo traffic: simulated devices (chaos), race telemetry, child crashes');
       services.push(...(await options.after(endpoint, services)));
