@@ -16,3 +16,5 @@ export {
   type ClusterNodeEnv,
   type RouteAddress,
 } from './nodeEnv.ts';
+export { connectionNamesOn, nodesHoldingConnection } from './connections.ts';
+export { replicasCurrent, stepDownStreamLeader, streamReplicaStatus, type StreamReplicaStatus } from './replicaStatus.ts';

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { componentLogger, type Logger } from '../log/logger.ts';
+import { natsServerList } from './serverList.ts';
 
 export interface BusOptions {
+  /** One server, a list (a cluster's nodes), or NATS_URL text: a comma-separated list. */
   servers: string | string[];
   user?: string;
   pass?: string;
@@ -78,7 +80,7 @@ async function connectWithRetry(options: BusOptions, log: Logger): Promise<NatsC
     attempt += 1;
     try {
       return await connect({
-        servers: options.servers,
+        servers: natsServerList(options.servers),
         user: options.user,
         pass: options.pass,
         name: options.name,

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { loadOrCreateCredentials, type Credentials, type ServiceUser } from '../../infra/nats/index.ts';
 import { connectBus, type Bus } from '../bus/connection.ts';
+import { formatIssues } from '../bus/schemas/parse.ts';
+import { natsUrlSchema } from '../bus/serverList.ts';
 import type { RuntimeConfig } from './config.ts';
 
 const SERVER_FILE = 'server.json';
@@ -10,6 +12,7 @@ const serverFileSchema = z.object({ url: z.string(), wsUrl: z.string(), monitorU
 export type ServerFile = z.infer<typeof serverFileSchema>;
 
 export interface NatsEndpoint {
+  /** One server URL, or a cluster's nodes as a comma-separated list (NATS_URL's form). */
   url: string;
   /** null: an external server (NATS_URL) without generated credentials: connect without auth. */
   credentials: Credentials | null;
@@ -17,6 +20,17 @@ export interface NatsEndpoint {
 
 export class NatsNotRunningError extends Error {
   readonly code = 'NATS_NOT_RUNNING';
+}
+
+export class NatsUrlError extends Error {
+  readonly code = 'INVALID_CONFIG';
+}
+
+/** NATS_URL (or --nats-url): one server or a comma-separated list; anything else is a NatsUrlError. */
+export function checkNatsUrl(url: string): string {
+  const parsed = natsUrlSchema.safeParse(url);
+  if (!parsed.success) throw new NatsUrlError(`invalid configuration: NATS_URL: ${formatIssues(parsed.error)}`);
+  return parsed.data;
 }
 
 /** `lifeline up` records where its bundled server listens, so other subcommands find it. */
@@ -32,7 +46,7 @@ export function removeServerFile(dataDir: string): void {
 export async function resolveNatsEndpoint(config: RuntimeConfig): Promise<NatsEndpoint> {
   const credentialsFile = join(config.dataDir, 'credentials.json');
   if (config.natsUrl) {
-    return { url: config.natsUrl, credentials: existsSync(credentialsFile) ? await loadOrCreateCredentials(config.dataDir) : null };
+    return { url: checkNatsUrl(config.natsUrl), credentials: existsSync(credentialsFile) ? await loadOrCreateCredentials(config.dataDir) : null };
   }
   const serverFile = join(config.dataDir, SERVER_FILE);
   if (!existsSync(serverFile)) {

@@ -11,6 +11,7 @@ import {
   type SenderCommand,
   type TelemetryPublisherEvent,
 } from '../../machines/telemetryPublisher.ts';
+import { natsServerList } from '../bus/serverList.ts';
 import { subjects } from '../bus/subjects.ts';
 import { componentLogger, type Logger } from '../log/logger.ts';
 import { hostActor, type HostedActor, type RecordSink } from '../runtime/host.ts';
@@ -109,7 +110,7 @@ export function startTelemetryPublisher(options: TelemetryPublisherOptions): Tel
     actors: {
       connect: fromPromise<void, ConnectInput>(async ({ input, signal }) => {
         const nc = await connect({
-          servers: options.servers,
+          servers: natsServerList(options.servers),
           ...(options.user ? { user: options.user, pass: options.pass } : {}),
           name: `lifeline-telemetry-${sessionId}`,
           reconnect: false,

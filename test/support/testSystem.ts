@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { DeviceTiming } from '../../machines/deviceSocket.ts';
-import { freePorts, startNatsServer, type NatsServerHandle } from '../../infra/nats/index.ts';
+import { freePorts, startNatsServer, type Credentials, type NatsServerHandle } from '../../infra/nats/index.ts';
 import type { Bus } from '../../services/bus/connection.ts';
 import { provision } from '../../services/bus/provision.ts';
 import { parseJsonWith } from '../../services/bus/schemas/parse.ts';
@@ -26,11 +26,17 @@ export interface TestSystemOptions {
   outboxCapacity?: number;
   /** The hub's WebSocket client timings (queue bound, ping, heartbeat). */
   hubWs?: HubOptions['ws'];
+  /**
+   * Run on servers the test started itself (e.g. a cluster's `natsUrl`, a comma-separated
+   * list, and its credentials) instead of a nats-server of its own; stop() leaves them running.
+   */
+  servers?: { url: string; credentials: Credentials };
 }
 
 export interface TestSystem {
   dataDir: string;
-  nats: NatsServerHandle;
+  /** The system's own nats-server; throws when started with `servers`. */
+  readonly nats: NatsServerHandle;
   endpoint: NatsEndpoint;
   config: RuntimeConfig;
   /** The in-process gateway; throws when started with `gateway: false`. */
@@ -56,9 +62,9 @@ export interface TestSystem {
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lifeline-test-'));
   const [httpPort, devicePort] = await freePorts(2);
-  const nats = await startNatsServer({ dataDir });
-  const endpoint: NatsEndpoint = { url: nats.url, credentials: nats.credentials };
-  const config = loadRuntimeConfig({ dataDir, natsUrl: nats.url, httpPort, devicePort }, {});
+  const nats = options.servers ? null : await startNatsServer({ dataDir });
+  const endpoint: NatsEndpoint = nats ? { url: nats.url, credentials: nats.credentials } : { ...options.servers! };
+  const config = loadRuntimeConfig({ dataDir, natsUrl: endpoint.url, httpPort, devicePort }, {});
   const admin = await connectAs(endpoint, 'admin', 'test-admin', 10_000);
   await provision(admin.nc);
   const records: TransitionRecord[] = [];
@@ -82,7 +88,10 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const kvm = new Kvm(admin.nc);
   return {
     dataDir,
-    nats,
+    get nats(): NatsServerHandle {
+      if (!nats) throw new Error('this test system runs on servers the test started (servers option)');
+      return nats;
+    },
     endpoint,
     config,
     get gateway(): GatewayService {
@@ -110,7 +119,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       await hub.stop().catch(() => {});
       await projector?.stop().catch(() => {});
       await admin.close().catch(() => {});
-      await nats.stop();
+      await nats?.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
