@@ -16,7 +16,14 @@ export interface BucketMirror<T> {
  * from it instead of reading every key per request. The watch is re-established when
  * it ends (e.g. the bucket was recreated by `lifeline replay`).
  */
-export function mirrorBucket<T>(nc: NatsConnection, bucket: string, parse: (value: unknown) => T | undefined, log: Logger): BucketMirror<T> {
+export function mirrorBucket<T>(
+  nc: NatsConnection,
+  bucket: string,
+  parse: (value: unknown) => T | undefined,
+  log: Logger,
+  /** Told every change the watch delivers (value null: deleted), e.g. to forward it to dashboards. */
+  onChange?: (key: string, value: T | null) => void,
+): BucketMirror<T> {
   const entries = new Map<string, T>();
   let stopped = false;
   let current: { stop(): void } | undefined;
@@ -31,9 +38,14 @@ export function mirrorBucket<T>(nc: NatsConnection, bucket: string, parse: (valu
         for await (const e of watch) {
           if (e.operation === 'PUT') {
             const value = parse(e.json());
-            if (value !== undefined) entries.set(e.key, value);
-            else log.warn({ bucket, key: e.key }, 'projection entry ignored: it does not parse');
-          } else entries.delete(e.key);
+            if (value !== undefined) {
+              entries.set(e.key, value);
+              onChange?.(e.key, value);
+            } else log.warn({ bucket, key: e.key }, 'projection entry ignored: it does not parse');
+          } else {
+            entries.delete(e.key);
+            onChange?.(e.key, null);
+          }
         }
       } catch (err) {
         if (!stopped) log.warn({ bucket, err: (err as Error).message }, 'bucket watch failed; retrying');

@@ -13,9 +13,11 @@ import { WS_TOPICS, HUB_TOPICS } from './wsMessages.ts';
 import { registerTelemetrySessions } from './sessions/telemetrySessions.ts';
 import { createClientHub, type ClientHub, type ClientHubOptions } from './ws/clientHub.ts';
 import { createRpcFeed } from './ws/rpcFeed.ts';
+import { startDashboardFeeds } from './ws/dashboardFeeds.ts';
 import { hubMetricsJson, newHubCounters, registerHubMetrics } from './hubMetrics.ts';
 import type { RecordSink } from '../runtime/host.ts';
 import { registerApiRoutes } from './routes/api.ts';
+import { registerDashboardListRoutes } from './routes/dashboardLists.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { childRoutes } from './routes/children.ts';
 import { registerDashboardRoutes } from './routes/dashboard.ts';
@@ -84,6 +86,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const rpc = createRpcFeed(nc, clients, log.child({ feature: 'rpc' }));
   circuits = () => rpc.circuits();
   clients.onConnect((client) => rpc.greet(client));
+  const feeds = startDashboardFeeds(nc, clients, log.child({ feature: 'dashboard-feeds' }));
   const metrics = { counters, clients: () => clients.count(), circuits: () => rpc.circuits() };
   registerHubMetrics(metrics);
 
@@ -105,6 +108,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   app.get('/ws', { websocket: true }, (socket, request) => clients.attach(socket, request.raw));
   app.get('/api/hub/metrics', async () => hubMetricsJson(metrics));
   registerApiRoutes(app, { intake, views });
+  registerDashboardListRoutes(app, { views, feeds });
   registerMachineRoutes(app);
   registerOpsRoutes(app, { bus: options.bus, liveness, wsClients: () => clients.count() });
   await app.register(childRoutes, { nc, logger: log.child({ routes: 'children' }) });
@@ -127,6 +131,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       await clients.shutdown(options.ws?.closeTimeoutMs ?? 5_000);
       projections.stop();
       rpc.stop();
+      feeds.stop();
       sessions.stop();
       responder.unsubscribe();
       liveness.stop();
