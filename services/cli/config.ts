@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { DeviceTiming } from '../../machines/deviceSocket.ts';
+import { DEFAULT_DEVICE_TIMING, type DeviceTiming } from '../../machines/deviceSocket.ts';
 import { fieldPath, formatConfigIssues } from '../config/configIssues.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -19,11 +19,11 @@ export const runtimeConfigSchema = z.object({
   /** lifeline.config.json (children, links, …); unset: ./lifeline.config.json if it exists. */
   configFile: z.string().optional(),
   gatewayName: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('gateway-1'),
-  /** Device timings (ms); unset ones keep the machine's defaults (ack 5 s, result 60 s, ping 10 s, silent 30 s). */
-  deviceAckTimeoutMs: z.coerce.number().int().positive().optional(),
-  deviceResultTimeoutMs: z.coerce.number().int().positive().optional(),
-  deviceHeartbeatIntervalMs: z.coerce.number().int().positive().optional(),
-  deviceSilentTimeoutMs: z.coerce.number().int().positive().optional(),
+  /** Device timings (ms); the defaults are the deviceSocket machine's. */
+  deviceAckTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_DEVICE_TIMING.ackTimeoutMs),
+  deviceResultTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_DEVICE_TIMING.resultTimeoutMs),
+  deviceHeartbeatIntervalMs: z.coerce.number().int().positive().default(DEFAULT_DEVICE_TIMING.heartbeatIntervalMs),
+  deviceSilentTimeoutMs: z.coerce.number().int().positive().default(DEFAULT_DEVICE_TIMING.silentTimeoutMs),
   deviceHelloTimeoutMs: z.coerce.number().int().positive().default(5_000),
 });
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema> & { dataDir: string };
@@ -79,12 +79,12 @@ export function loadRuntimeConfig(flags: Partial<Record<RuntimeField, unknown>> 
   return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
 }
 
-/** The device timings the configuration sets (the rest keep the machine's defaults). */
+/** The device timings of the configuration (each the machine's default unless set). */
 export function deviceTimingOf(config: RuntimeConfig): Partial<DeviceTiming> {
-  const timing: Partial<DeviceTiming> = {};
-  if (config.deviceAckTimeoutMs) timing.ackTimeoutMs = config.deviceAckTimeoutMs;
-  if (config.deviceResultTimeoutMs) timing.resultTimeoutMs = config.deviceResultTimeoutMs;
-  if (config.deviceHeartbeatIntervalMs) timing.heartbeatIntervalMs = config.deviceHeartbeatIntervalMs;
-  if (config.deviceSilentTimeoutMs) timing.silentTimeoutMs = config.deviceSilentTimeoutMs;
-  return timing;
+  return {
+    ackTimeoutMs: config.deviceAckTimeoutMs,
+    resultTimeoutMs: config.deviceResultTimeoutMs,
+    heartbeatIntervalMs: config.deviceHeartbeatIntervalMs,
+    silentTimeoutMs: config.deviceSilentTimeoutMs,
+  };
 }
