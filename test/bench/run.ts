@@ -37,6 +37,7 @@ const USAGE = `usage: npm run bench [-- <${BENCH_IDS.join('|')}> ...] [--quick]
   link      ESP32 link: key sync after readiness, recovery from a silent radio
   hub       1,000 dashboard WebSockets while an RPC backend flaps: fan-out latency, hub CPU and RSS
   telemetry publisher → dashboard latency; recovery after a NATS restart
+  cluster   3-node NATS cluster: R3 vs R1 publish latency and throughput, stream leader failover after SIGKILL
   --quick   small sizes, a smoke run (writes RESULTS.quick.md)
 `;
 
@@ -72,6 +73,8 @@ async function load(id: BenchId): Promise<Benchmark> {
       return (await import('./hubFanout.ts')).hubFanout;
     case 'telemetry':
       return (await import('./telemetryLatency.ts')).telemetryLatency;
+    case 'cluster':
+      return (await import('./clusterReplication.ts')).clusterReplication;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { MachineFacts } from './machine.ts';
 
-export const BENCH_IDS = ['ceiling', 'failure', 'pipeline', 'memory', 'child', 'link', 'hub', 'telemetry'] as const;
+export const BENCH_IDS = ['ceiling', 'failure', 'pipeline', 'memory', 'child', 'link', 'hub', 'telemetry', 'cluster'] as const;
 export type BenchId = (typeof BENCH_IDS)[number];
 
 export interface Figure {
