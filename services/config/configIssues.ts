@@ -58,6 +58,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_type': {
       const received = /received (\w+)/.exec(issue.message)?.[1];
       if (issue.expected === 'int' && received === 'number') return 'expected an integer';
+      if (received === 'undefined') return `required (${NOUN[issue.expected] ?? issue.expected})`;
       if (received === 'NaN') return `expected ${NOUN[issue.expected] ?? issue.expected}`;
       return `expected ${NOUN[issue.expected] ?? issue.expected}${received ? `, got ${received}` : ''}`;
     }

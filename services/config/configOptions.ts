@@ -29,8 +29,14 @@ export interface ConfigOption {
 
 /** The JSON Schema of a zod schema: what a file may hold (`input`) or what code gets (`output`). */
 export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchemaNode {
-  return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchemaNode;
+  const cached = jsonSchemas.get(schema)?.[io];
+  if (cached) return cached;
+  const node = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchemaNode;
+  jsonSchemas.set(schema, { ...jsonSchemas.get(schema), [io]: node });
+  return node;
 }
+
+const jsonSchemas = new WeakMap<z.ZodType, { input?: JsonSchemaNode; output?: JsonSchemaNode }>();
 
 /** Every option of an object schema, in declaration order, with its type and default. */
 export function optionsOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): ConfigOption[] {
