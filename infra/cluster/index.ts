@@ -10,6 +10,7 @@ export {
   CLUSTER_NAME,
   CLUSTER_NODE_CONFIG,
   clusterNodeEnv,
+  clusterRoutesValue,
   generateRoutePassword,
   routeUrl,
   ROUTE_USER,

@@ -44,15 +44,20 @@ export function routeUrl(route: RouteAddress, routePassword: string): string {
 }
 
 /**
- * The variables node.conf reads for one node. Routes are passed as config text (a JSON
- * array of strings is valid nats.conf), so the list survives the substitution whole.
+ * LIFELINE_CLUSTER_ROUTES: the routes as config text (a JSON array of strings is valid
+ * nats.conf), so the list survives the substitution whole. The same on every node.
  */
+export function clusterRoutesValue(routes: readonly RouteAddress[], routePassword: string): string {
+  return JSON.stringify(routes.map((r) => routeUrl(r, routePassword)));
+}
+
+/** The variables node.conf reads for one node. */
 export function clusterNodeEnv(input: ClusterNodeEnvInput): ClusterNodeEnv {
   return {
     LIFELINE_NODE_NAME: input.name,
     LIFELINE_NATS_HOST: input.host,
     LIFELINE_CLUSTER_PORT: String(input.clusterPort),
     LIFELINE_CLUSTER_PASS: input.routePassword,
-    LIFELINE_CLUSTER_ROUTES: JSON.stringify(input.routes.map((r) => routeUrl(r, input.routePassword))),
+    LIFELINE_CLUSTER_ROUTES: clusterRoutesValue(input.routes, input.routePassword),
   };
 }
