@@ -34,6 +34,7 @@ While running, type on stdin:
   reboot [ms]      drop clients, refuse connections for ms, come back
   off | on         power off (refuse connections) / back on
   text <message>   a text packet from the second node
+  raw <hex>        write these bytes to the client as they are (malformed frames for fault injection)
   rekey <index>    give node <index> a new public key (the next handshake reports it)
   status           counters
   quit             stop
@@ -112,6 +113,11 @@ export async function runEmulatorCommand(emulator: Esp32Emulator, line: string):
       const from = emulator.nodes()[1]?.num ?? emulator.nodes()[0]!.num;
       return emulator.sendTextPacket(from, arg || 'hello') ? 'sent' : 'no client';
     }
+    case 'raw': {
+      const hex = arg.replace(/\s+/g, '');
+      if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) return 'raw: hex bytes expected (e.g. raw 94c30003aabbcc)';
+      return emulator.sendRaw(Buffer.from(hex, 'hex')) ? `raw ${hex.length / 2} bytes sent` : 'no client';
+    }
     case 'rekey': {
       const node = emulator.nodes()[Number(arg)];
       if (!node) return `no node ${arg}`;
@@ -124,7 +130,7 @@ export async function runEmulatorCommand(emulator: Esp32Emulator, line: string):
     case 'exit':
       return null;
     default:
-      return `unknown command '${command}' (mode, silent, kick, reboot, off, on, text, rekey, status, quit)`;
+      return `unknown command '${command}' (mode, silent, kick, reboot, off, on, text, raw, rekey, status, quit)`;
   }
 }
 

@@ -81,6 +81,8 @@ export interface Esp32Emulator {
   send(payloadVariant: FromRadioVariant): boolean;
   /** A text message packet from `from` to everyone. */
   sendTextPacket(from: number, text: string): boolean;
+  /** Writes raw bytes to the current client as they are (fault injection: malformed frames). */
+  sendRaw(bytes: Uint8Array): boolean;
   /** Drops every client, refuses connections for `downMs`, comes back with reboot_count + 1. */
   reboot(downMs?: number): Promise<void>;
   /** Powers off: clients reset, port closed (connections refused) until `start()`. */
@@ -317,6 +319,11 @@ export async function startEsp32Emulator(options: Esp32EmulatorOptions = {}): Pr
     send: (variant) => {
       if (!current || current.silent) return false;
       current.write(fromRadio(current, variant));
+      return true;
+    },
+    sendRaw: (bytes) => {
+      if (!current || current.silent) return false;
+      current.write(bytes);
       return true;
     },
     sendTextPacket: (from, text) =>
