@@ -26,6 +26,12 @@ export const BUCKETS = {
   sessions: 'sessions',
   /** Per RPC poller: its status (key token(poller)) and the latest good result of each method (key `token(poller).token(method)`) (issue 5). */
   rpcCache: 'rpc_cache',
+  /** Per device: the incarnations that an end record (gateway restarted, lease expired) ended (issue 8). */
+  deviceEnds: 'device_ends',
+  /** Per gateway name: its liveness lease, renewed by the gateway itself (issue 8; not a projection). */
+  gatewayLeases: 'gateway_leases',
+  /** Key `leader`: the active projector's lease; standbys take over when it stops advancing (issue 8; not a projection). */
+  projectorLeader: 'projector_leader',
 } as const;
 
 /** What a telemetry publisher sends: `telemetry.<token(session)>.<what>`. */
@@ -43,9 +49,13 @@ export const subjects = {
   /** NATS request intake for device commands (answered by the hub), same body as HTTP. */
   commandRequest: (deviceId: string) => `cmd.device.${encodeToken(deviceId)}`,
   commandRequestWildcard: 'cmd.device.*',
-  /** Accepted commands, durable in stream COMMANDS; consumed by the device gateway. */
+  /** Accepted commands before routing (issue 8): no gateway consumes these any more; the projector still reads them. */
   acceptedCommand: (deviceId: string) => `commands.device.${encodeToken(deviceId)}`,
   acceptedCommands: 'commands.device.>',
+  /** Accepted commands routed to the gateway that owns the device: `commands.device.<token(gateway)>.<token(device)>` (issue 8). */
+  routedCommand: (gateway: string, deviceId: string) => `commands.device.${encodeToken(gateway)}.${encodeToken(deviceId)}`,
+  /** What one gateway's durable consumer filters on. */
+  gatewayCommands: (gateway: string) => `commands.device.${encodeToken(gateway)}.>`,
   /** Start/stop requests for a supervised child (hub → its child supervisor): `{"action"}`. */
   childCommand: (name: string) => `cmd.child.${encodeToken(name)}`,
   childCommands: 'cmd.child.*',

@@ -1,10 +1,20 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { createErrorEvent } from '../../machines/lib/errorEvent.ts';
-import { acceptedCommandSchema, type AcceptedCommand, type RejectedCommand } from '../bus/schemas/commands.ts';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { acceptedCommandSchema, type AcceptedCommand } from '../bus/schemas/commands.ts';
 import { parseJsonWith } from '../bus/schemas/parse.ts';
 import { STREAMS, subjects } from '../bus/subjects.ts';
 import type { Logger } from '../log/logger.ts';
+import { publishRejection } from './commandRejection.ts';
 import type { DeviceRegistry } from './deviceRegistry.ts';
 
 export interface CommandConsumerOptions {
@@ -21,8 +31,41 @@ export interface CommandConsumer {
   stop(): Promise<void>;
 }
 
+/** The durable consumer of the commands routed to `gateway` (the projector drains it when that gateway's lease expires). */
+export function gatewayCommandsDurable(gateway: string): string {
+  return `device-gateway-${gateway}`.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
 /**
- * Delivers accepted commands (stream COMMANDS) to the device actors. A message is acked
+ * Creates the gateway's durable on `commands.device.<gateway>.>`. A durable left by a
+ * version that consumed every gateway's commands (`commands.device.>`) is recreated to
+ * deliver only new ones: what it had not delivered was for other gateways, or is old.
+ */
+async function ensureGatewayDurable(jsm: JetStreamManager, gateway: string, logger: Logger): Promise<void> {
+  const durable = gatewayCommandsDurable(gateway);
+  const filter = subjects.gatewayCommands(gateway);
+  let deliver: DeliverPolicy = DeliverPolicy.All;
+  try {
+    const existing = await jsm.consumers.info(STREAMS.commands, durable);
+    if (existing.config.filter_subject === filter) return;
+    logger.warn({ durable, was: existing.config.filter_subject, now: filter }, 'recreating the command consumer for routed commands');
+    await jsm.consumers.delete(STREAMS.commands, durable);
+    deliver = DeliverPolicy.New;
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+  }
+  await jsm.consumers.add(STREAMS.commands, {
+    durable_name: durable,
+    filter_subject: filter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: deliver,
+    ack_wait: 30_000_000_000,
+    max_ack_pending: 20_000,
+  });
+}
+
+/**
+ * Delivers the accepted commands routed to this gateway (stream COMMANDS) to its device actors. A message is acked
  * only once the record showing the command queued on its device is stored in JetStream,
  * so a gateway that dies in between gets it redelivered. A command whose device is not
  * here (it died after the command was accepted) is rejected: the flow ends `failed`.
@@ -34,15 +77,8 @@ export async function startCommandConsumer(options: CommandConsumerOptions): Pro
   const { nc, registry, logger } = options;
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  const durable = `device-gateway-${options.gateway}`.replace(/[^A-Za-z0-9_-]/g, '_');
-  await jsm.consumers.add(STREAMS.commands, {
-    durable_name: durable,
-    filter_subject: subjects.acceptedCommands,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: 30_000_000_000,
-    max_ack_pending: 20_000,
-  });
+  const durable = gatewayCommandsDurable(options.gateway);
+  await ensureGatewayDurable(jsm, options.gateway, logger);
   const consumer = await js.consumers.get(STREAMS.commands, durable);
   /** command_id → its first delivery's outcome: `true` once stored, else the acks awaiting it. */
   const handled = new Map<string, true | Array<() => void>>();
@@ -56,25 +92,12 @@ export async function startCommandConsumer(options: CommandConsumerOptions): Pro
     if (Array.isArray(waiting)) for (const ack of waiting) ack();
   };
 
-  async function reject(command: AcceptedCommand): Promise<void> {
-    const rejection: RejectedCommand = {
-      command_id: command.command_id,
-      device_id: command.device_id,
-      node_id: command.node_id,
-      accepted_at: command.accepted_at,
-      error: createErrorEvent({
-        code: 'DEVICE_NOT_CONNECTED',
-        message: `device ${command.device_id} is not connected to gateway ${options.gateway}`,
-        component: 'device-gateway',
-        retryable: true,
-        at: Date.now(),
-        details: { device_id: command.device_id },
-      }),
-    };
-    const h = headers();
-    h.set('Nats-Msg-Id', `rejected:${command.command_id}`);
-    await js.publish(subjects.rejectedCommand(command.device_id), JSON.stringify(rejection), { headers: h });
-  }
+  const reject = (command: AcceptedCommand): Promise<void> =>
+    publishRejection(js, command, {
+      code: 'DEVICE_NOT_CONNECTED',
+      message: `device ${command.device_id} is not connected to gateway ${options.gateway}`,
+      component: 'device-gateway',
+    });
 
   function handle(msg: JsMsg): void {
     const parsed = parseJsonWith(acceptedCommandSchema, 'accepted command', msg.data);

@@ -25,6 +25,11 @@ export interface DeviceGateway {
   registry: DeviceRegistry;
   /** Every device ends `closed` (its pending flows failed with GATEWAY_SHUTDOWN). */
   close(): Promise<void>;
+  /**
+   * Fencing after a lost liveness lease: every current device ends `closed` and its socket
+   * is closed (it reconnects to a gateway whose lease is current); new devices are accepted.
+   */
+  closeAllDevices(): number;
 }
 
 /** `::ffff:127.0.0.1` → `127.0.0.1`: deviceId is `<remote IPv4>:<name>`. */
@@ -111,6 +116,11 @@ export async function startDeviceGateway(options: DeviceGatewayOptions): Promise
     server,
     port,
     registry,
+    closeAllDevices: () => {
+      const actors = registry.all();
+      for (const actor of actors) actor.send({ type: 'gateway.shutdown' });
+      return actors.length;
+    },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const actor of registry.all()) actor.send({ type: 'gateway.shutdown' });

@@ -32,7 +32,9 @@ export function newCommandId(now = Date.now()): string {
 /**
  * Shared by `POST /api/devices/:deviceId/commands` and the `cmd.device.<token>` NATS
  * request. A command is accepted only once it is stored in stream COMMANDS (so nothing
- * accepted is forgotten); its flow is then written `started` for read-your-writes.
+ * accepted is forgotten), on the subject of the gateway the `devices` projection lists
+ * the device under (`commands.device.<gateway>.<device>`: only that gateway consumes
+ * it); its flow is then written `started` for read-your-writes.
  */
 export function createCommandIntake(options: { nc: NatsConnection; devices: BucketMirror<DeviceEntry>; logger: Logger }): CommandIntake {
   const js = jetstream(options.nc);
@@ -65,7 +67,7 @@ export function createCommandIntake(options: { nc: NatsConnection; devices: Buck
       const h = headers();
       h.set('Nats-Msg-Id', command.command_id);
       try {
-        await js.publish(subjects.acceptedCommand(deviceId), JSON.stringify(command), { headers: h, timeout: 5_000 });
+        await js.publish(subjects.routedCommand(device.gateway, deviceId), JSON.stringify(command), { headers: h, timeout: 5_000 });
       } catch (err) {
         log.error({ err: (err as Error).message, deviceId }, 'could not store a command in COMMANDS');
         return { status: 503, body: apiError('NATS_UNAVAILABLE', 'the command could not be stored; nothing was accepted, try again') };

@@ -1,4 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { projectorHeartbeatSchema } from '../bus/schemas/leases.ts';
+import { parseJsonWith } from '../bus/schemas/parse.ts';
 import { PROJECTOR_HEARTBEAT_SUBJECT } from '../projector/broadcasts.ts';
 
 export interface ProjectorLiveness {
@@ -7,12 +9,14 @@ export interface ProjectorLiveness {
   stop(): void;
 }
 
-/** The projector heartbeats every second; it is live while a beat is at most `staleMs` old. */
+/** The active projector heartbeats every second; it is live while such a beat is at most `staleMs` old. */
 export function watchProjectorLiveness(nc: NatsConnection, staleMs = 5_000): ProjectorLiveness {
   let lastBeat = 0;
   const sub = nc.subscribe(PROJECTOR_HEARTBEAT_SUBJECT, {
-    callback: () => {
-      lastBeat = Date.now();
+    callback: (_err, msg) => {
+      // a standby projector beats too (docs/scale-out.md): only an active one makes the projector live
+      const beat = parseJsonWith(projectorHeartbeatSchema, 'projector heartbeat', msg.data);
+      if (beat.ok && beat.value.role !== 'standby') lastBeat = Date.now();
     },
   });
   return {

@@ -11,10 +11,18 @@ export interface Version {
  * always gives the same effects, and applying them twice changes nothing.
  */
 export type Effect =
-  /** Put unless the stored value carries a newer version. */
-  | { op: 'put'; bucket: string; key: string; value: Record<string, unknown>; version: Version }
-  /** Delete unless the stored value belongs to a newer incarnation. */
-  | { op: 'delete'; bucket: string; key: string; version: Version }
+  /**
+   * Put unless the stored value carries a newer version, or `fence` (an `endIncarnation`
+   * key) lists the version's incarnation as ended: an ended actor never comes back.
+   */
+  | { op: 'put'; bucket: string; key: string; value: Record<string, unknown>; version: Version; fence?: { bucket: string; key: string } }
+  /**
+   * Delete unless the stored value belongs to a newer incarnation; with `onlyIncarnation`,
+   * only if the stored value belongs to exactly that incarnation (no clock comparison).
+   */
+  | { op: 'delete'; bucket: string; key: string; version: Version; onlyIncarnation?: string }
+  /** Adds `incarnation` to the ended incarnations of `id` (a set: order and repeats never matter). */
+  | { op: 'endIncarnation'; bucket: string; key: string; id: string; incarnation: string }
   /** The `actors` entry: a put that keeps `since` while the state stays the same. */
   | { op: 'putActor'; bucket: string; key: string; value: ActorEntry; version: Version }
   /** Join a flow entry into the stored one (see mergeFlow): order never matters. */

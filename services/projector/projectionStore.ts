@@ -2,6 +2,7 @@ import type { ActorEntry, FlowEntry } from '../bus/schemas/projections.ts';
 import { compareVersions, versionOf, type Effect } from './effects.ts';
 import { mergeFlow } from './flowMerge.ts';
 import { carryActorEntry } from './reducers/actorRecord.ts';
+import { isEnded, withEndedIncarnation } from './endedIncarnations.ts';
 import type { ProjectionBackend, StoredValue } from './backend.ts';
 
 export interface Change {
@@ -54,6 +55,16 @@ export interface ProjectionStore {
 
 const MAX_CAS_RETRIES = 5;
 
+/** The keys applying `effects` reads: their own, and the `endIncarnation` keys fencing a put. */
+function keysRead(effects: Effect[]): Array<{ bucket: string; key: string }> {
+  const keys: Array<{ bucket: string; key: string }> = [];
+  for (const e of effects) {
+    if (e.op === 'put' && e.fence) keys.push(e.fence);
+    keys.push(e);
+  }
+  return keys;
+}
+
 /** What the store knows of one key: the value it will hold and what the backend holds now. */
 interface CachedKey {
   /** The value once every staged write of this key has landed. */
@@ -79,8 +90,8 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
   const cached = (loaded: StoredValue): CachedKey => ({ value: loaded.value, stored: loaded.value, revision: loaded.revision, tail: Promise.resolve(), pending: 0 });
 
   async function ensureLoaded(effects: Effect[]): Promise<void> {
-    const missing = new Map<string, Effect>();
-    for (const e of effects) {
+    const missing = new Map<string, { bucket: string; key: string }>();
+    for (const e of keysRead(effects)) {
       const k = id(e.bucket, e.key);
       if (cache.has(k) || missing.has(k)) continue;
       if (complete.has(e.bucket) && !stale.has(k)) cache.set(k, cached({ value: null, revision: 0 }));
@@ -95,10 +106,11 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
     );
   }
 
-  function next(current: unknown | null, effect: Effect): unknown | null {
+  function next(current: unknown | null, effect: Effect, valueAt: (bucket: string, key: string) => unknown | null): unknown | null {
     switch (effect.op) {
       case 'put': {
         const stored = versionOf(current);
+        if (effect.fence && isEnded(valueAt(effect.fence.bucket, effect.fence.key), effect.version.incarnation)) return current;
         return stored && compareVersions(stored, effect.version) > 0 ? current : effect.value;
       }
       case 'putActor': {
@@ -108,8 +120,11 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       }
       case 'delete': {
         const stored = versionOf(current);
+        if (effect.onlyIncarnation !== undefined) return stored && stored.incarnation !== effect.onlyIncarnation ? current : null;
         return stored && stored.incarnation > effect.version.incarnation ? current : null;
       }
+      case 'endIncarnation':
+        return withEndedIncarnation(current, effect.id, effect.incarnation);
       case 'mergeFlow':
         return mergeFlow((current ?? undefined) as FlowEntry | undefined, effect.value);
     }
@@ -145,11 +160,15 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
     await ensureLoaded(effects);
     const before = new Map<string, unknown | null>();
     const working = new Map<string, { bucket: string; key: string; value: unknown | null; flow: boolean }>();
+    const valueAt = (bucket: string, key: string): unknown | null => {
+      const k = id(bucket, key);
+      return working.has(k) ? working.get(k)!.value : (cache.get(k)?.value ?? null);
+    };
     for (const effect of effects) {
       const k = id(effect.bucket, effect.key);
       if (!before.has(k)) before.set(k, cache.get(k)!.value);
       const current = working.has(k) ? working.get(k)!.value : before.get(k)!;
-      working.set(k, { bucket: effect.bucket, key: effect.key, value: next(current, effect), flow: effect.op === 'mergeFlow' });
+      working.set(k, { bucket: effect.bucket, key: effect.key, value: next(current, effect, valueAt), flow: effect.op === 'mergeFlow' });
     }
     const dirty = [...working].filter(([k, w]) => JSON.stringify(w.value) !== JSON.stringify(before.get(k)));
     const announced = new Map<string, unknown>();

@@ -28,6 +28,13 @@ export interface ProjectorOptions {
   heartbeatMs?: number;
   /** Batches computed and announced while earlier ones are still being written, at most. */
   pipelineDepth?: number;
+  /**
+   * Standby mode (projectorStandby.ts): false once this projector may no longer apply or
+   * ack (its leader lease lapsed); checked before each batch and each ack, and it stops.
+   */
+  fence?: () => boolean;
+  /** A new leader: recreate every durable from its ack floor, whatever it has pending (projectorStandby.ts). */
+  takeOver?: boolean;
 }
 
 export interface ProjectorStats {
@@ -55,7 +62,7 @@ const DURABLES = { [STREAMS.conn]: 'projector', [STREAMS.commands]: 'projector',
  * its ack floor (re-applying what the dead projector applied but did not ack is
  * harmless). One projector consumes at a time.
  */
-async function openDurable(jsm: JetStreamManager, stream: keyof typeof DURABLES, log: Logger): Promise<void> {
+async function openDurable(jsm: JetStreamManager, stream: keyof typeof DURABLES, log: Logger, takeOver = false): Promise<void> {
   const name = DURABLES[stream];
   const config = { durable_name: name, ack_policy: AckPolicy.All, ack_wait: 30_000_000_000, max_ack_pending: 50_000 };
   let existing: ConsumerInfo | null;
@@ -69,7 +76,7 @@ async function openDurable(jsm: JetStreamManager, stream: keyof typeof DURABLES,
     await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.All });
     return;
   }
-  if (existing.num_ack_pending === 0) return;
+  if (existing.num_ack_pending === 0 && !takeOver) return;
   const from = existing.ack_floor.stream_seq + 1;
   log.warn({ stream, unacked: existing.num_ack_pending, from }, 'a previous projector left messages unacknowledged: consuming again from its ack floor');
   await jsm.consumers.delete(stream, name);
@@ -91,15 +98,21 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const js = jetstream(nc);
   const store = createProjectionStore(createKvBackend(nc));
   // the projector alone writes these: knowing them whole spares a KV read per new key
-  await store.preload([BUCKETS.devices, BUCKETS.deviceState, BUCKETS.actors]);
+  await store.preload([BUCKETS.devices, BUCKETS.deviceState, BUCKETS.actors, BUCKETS.deviceEnds]);
   const stats: ProjectorStats = { applied: 0, rejected: 0, batches: 0, writeFailures: 0 };
   const inbox: JsMsg[] = [];
   let wake: (() => void) | undefined;
   let running = true;
+  /** False once the fence fell: nothing more is applied or acked, the worker winds down. */
+  const mayProceed = (): boolean => {
+    if (!options.fence || options.fence()) return true;
+    running = false;
+    return false;
+  };
 
   const subscriptions: ConsumerMessages[] = [];
   for (const stream of [STREAMS.conn, STREAMS.commands, STREAMS.telemetry] as const) {
-    await openDurable(jsm, stream, log);
+    await openDurable(jsm, stream, log, options.takeOver);
     const consumer = await js.consumers.get(stream, DURABLES[stream]);
     subscriptions.push(
       await consumer.consume({
@@ -142,6 +155,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   /** Computes and announces a batch, and starts writing it, while earlier batches are still being written. */
   async function stage(batch: JsMsg[]): Promise<void> {
+    if (!mayProceed()) return;
     const { effects, notices } = project(batch);
     const staged = store.stage(effects, { early: announce }).catch(() => undefined);
     const settled = staged.then((s) => (s ? s.written.then(() => 'written' as const, () => 'failed' as const) : ('failed' as const)));
@@ -150,6 +164,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   }
 
   function acknowledge(batch: JsMsg[]): void {
+    if (!mayProceed()) return;
     // AckPolicy.All: acking the last message of each stream acks everything before it
     const lastOfStream = new Map<string, JsMsg>();
     for (const msg of batch) lastOfStream.set(msg.info.stream, msg);
@@ -218,7 +233,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   const heartbeat = setInterval(() => {
     if (nc.isClosed()) return;
-    nc.publish(PROJECTOR_HEARTBEAT_SUBJECT, JSON.stringify({ service: 'projector', at: new Date().toISOString(), ...stats, backlog: inbox.length }));
+    nc.publish(PROJECTOR_HEARTBEAT_SUBJECT, JSON.stringify({ service: 'projector', role: 'active', at: new Date().toISOString(), ...stats, backlog: inbox.length }));
   }, options.heartbeatMs ?? 1_000);
   log.info('projector consuming CONN, COMMANDS and TELEMETRY');
 

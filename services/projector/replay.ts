@@ -8,7 +8,7 @@ import { projectMessage } from './projectMessage.ts';
 import { createProjectionStore } from './projectionStore.ts';
 import type { Effect } from './effects.ts';
 
-export const PROJECTION_BUCKETS = [BUCKETS.devices, BUCKETS.deviceState, BUCKETS.flows, BUCKETS.actors, BUCKETS.meshNodes, BUCKETS.children, BUCKETS.sessions, BUCKETS.rpcCache];
+export const PROJECTION_BUCKETS = [BUCKETS.devices, BUCKETS.deviceState, BUCKETS.flows, BUCKETS.actors, BUCKETS.meshNodes, BUCKETS.children, BUCKETS.sessions, BUCKETS.rpcCache, BUCKETS.deviceEnds];
 
 export type ProjectionDump = Record<string, Record<string, unknown>>;
 

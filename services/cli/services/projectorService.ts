@@ -1,19 +1,29 @@
-import { startProjector, type Projector } from '../../projector/projector.ts';
+import { leaseSettingsFromEnv } from '../../bus/schemas/leases.ts';
+import { startStandbyProjector, type StandbyProjector } from '../../projector/projectorStandby.ts';
 import { componentLogger } from '../../log/logger.ts';
 import { connectAs, type NatsEndpoint } from '../natsEndpoint.ts';
 import type { RunningService } from './runningService.ts';
 
 export interface ProjectorService extends RunningService {
-  projector: Projector;
+  projector: StandbyProjector;
 }
 
-export async function startProjectorService(endpoint: NatsEndpoint): Promise<ProjectorService> {
+/**
+ * The projector, active or standby: several may run, one consumes (docs/scale-out.md).
+ * Resolves once it has settled into its first role (consuming, when no other is active).
+ */
+export async function startProjectorService(endpoint: NatsEndpoint, options: { leaseTtlMs?: number } = {}): Promise<ProjectorService> {
   const bus = await connectAs(endpoint, 'projector', 'lifeline-projector');
-  const projector = await startProjector({ nc: bus.nc, logger: componentLogger('projector') });
+  const projector = await startStandbyProjector({
+    nc: bus.nc,
+    logger: componentLogger('projector'),
+    leaseTtlMs: options.leaseTtlMs ?? leaseSettingsFromEnv().projectorLeaseTtlMs,
+  });
+  await projector.ready;
   return {
     name: 'projector',
-    address: 'consumers CONN/projector, COMMANDS/projector, TELEMETRY/projector',
-    state: () => `${projector.stats().applied} applied`,
+    address: 'consumers CONN/projector, COMMANDS/projector, TELEMETRY/projector (when active)',
+    state: () => `${projector.role()}, ${projector.stats().applied} applied`,
     projector,
     stop: async () => {
       await projector.stop();

@@ -32,6 +32,11 @@ const deviceContextSchema = z.object({
     }),
   ),
   instances: z.record(z.string(), z.object({ status: z.string(), config: z.record(z.string(), z.unknown()), at: z.string().optional() })),
+  /**
+   * Set on an end record written for a device whose actor could not record its own end
+   * (its gateway restarted, or its gateway's lease expired): the incarnation it ends.
+   */
+  ends_incarnation: z.string().optional(),
 });
 
 export const TERMINAL_DEVICE_STATES = new Set(['failed', 'closed']);
@@ -83,6 +88,18 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
     effects.push(flow(entry));
   }
 
+  if (ctx.ends_incarnation !== undefined) {
+    // the ended incarnation's entries go, and any later record of it is fenced off (a
+    // partitioned gateway's actor must not bring the device back); a newer one stays
+    const only = ctx.ends_incarnation;
+    effects.push({ op: 'endIncarnation', bucket: BUCKETS.deviceEnds, key: deviceKey(ctx.device_id), id: ctx.device_id, incarnation: only });
+    effects.push({ op: 'delete', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), version, onlyIncarnation: only });
+    for (let instance = 1; instance <= ctx.nodes; instance++) {
+      effects.push({ op: 'delete', bucket: BUCKETS.deviceState, key: deviceStateKey(ctx.device_id, instance), version, onlyIncarnation: only });
+    }
+    return { ok: true, effects };
+  }
+
   if (ended) {
     effects.push({ op: 'delete', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), version });
     for (let instance = 1; instance <= ctx.nodes; instance++) {
@@ -100,7 +117,8 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
     incarnation: record.incarnation,
     connected_at: ctx.connected_at,
   };
-  effects.push({ op: 'put', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), value: device, version });
+  const fence = { bucket: BUCKETS.deviceEnds, key: deviceKey(ctx.device_id) };
+  effects.push({ op: 'put', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), value: device, version, fence });
   for (const [instanceText, state] of Object.entries(ctx.instances)) {
     const instance = Number(instanceText);
     const value: DeviceStateEntry = {
@@ -111,7 +129,7 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
       current_config: state.config,
       updated_at: state.at ?? ctx.connected_at,
     };
-    effects.push({ op: 'put', bucket: BUCKETS.deviceState, key: deviceStateKey(ctx.device_id, instance), value, version });
+    effects.push({ op: 'put', bucket: BUCKETS.deviceState, key: deviceStateKey(ctx.device_id, instance), value, version, fence });
   }
   return { ok: true, effects };
 }

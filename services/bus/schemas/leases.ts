@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * Bucket `gateway_leases`, key = the gateway's name: written by that gateway every third
+ * of `ttl_ms`. Readers judge liveness by whether the entry's revision advances within
+ * `ttl_ms` on their own clock; `renewed_at` (the writer's clock) is informative only.
+ */
+export const gatewayLeaseSchema = z.object({
+  gateway: z.string().min(1),
+  /** A fresh id per lease incarnation: each start of the gateway, and after it fenced itself. */
+  incarnation: z.string().min(1),
+  renewed_at: z.string(),
+  ttl_ms: z.number().int().positive(),
+});
+export type GatewayLease = z.infer<typeof gatewayLeaseSchema>;
+
+/** Bucket `projector_leader`, key `leader`: the active projector, renewed with compare-and-set. */
+export const projectorLeaderSchema = z.object({
+  holder: z.string().min(1),
+  renewed_at: z.string(),
+  ttl_ms: z.number().int().positive(),
+});
+export type ProjectorLeader = z.infer<typeof projectorLeaderSchema>;
+
+export const PROJECTOR_LEADER_KEY = 'leader';
+
+/** Bucket `device_ends`, key = token(device_id): incarnations ended by an end record (a projection). */
+export const deviceEndsEntrySchema = z.object({
+  device_id: z.string(),
+  /** Sorted, the most recent few only. */
+  incarnations: z.array(z.string()),
+});
+export type DeviceEndsEntry = z.infer<typeof deviceEndsEntrySchema>;
+
+/** The projector's heartbeat (`broadcast.heartbeat.projector`); beats without a role come from an active projector. */
+export const projectorHeartbeatSchema = z.object({
+  role: z.enum(['active', 'standby']).optional(),
+  /** A standby's holder id (as it would appear in the leader lease). */
+  holder: z.string().optional(),
+});
+
+/**
+ * Lease timings from the environment (ms): LIFELINE_GATEWAY_LEASE_TTL_MS (default 10 s)
+ * and LIFELINE_PROJECTOR_LEASE_TTL_MS (default 5 s). See docs/scale-out.md.
+ */
+export const leaseSettingsSchema = z.object({
+  gatewayLeaseTtlMs: z.coerce.number().int().min(300).default(10_000),
+  projectorLeaseTtlMs: z.coerce.number().int().min(300).default(5_000),
+});
+export type LeaseSettings = z.infer<typeof leaseSettingsSchema>;
+
+export class LeaseSettingsError extends Error {
+  readonly code = 'INVALID_CONFIG';
+}
+
+export function leaseSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): LeaseSettings {
+  const parsed = leaseSettingsSchema.safeParse({
+    gatewayLeaseTtlMs: env.LIFELINE_GATEWAY_LEASE_TTL_MS || undefined,
+    projectorLeaseTtlMs: env.LIFELINE_PROJECTOR_LEASE_TTL_MS || undefined,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path[0] === 'gatewayLeaseTtlMs' ? 'LIFELINE_GATEWAY_LEASE_TTL_MS' : 'LIFELINE_PROJECTOR_LEASE_TTL_MS';
+    throw new LeaseSettingsError(`invalid configuration: ${name}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSimDevice, type SimDevice } from '../../infra/device-sim/index.ts';
+import { freePorts } from '../../infra/nats/index.ts';
+import { spawnLifeline, type LifelineProcess } from '../support/lifelineProcess.ts';
+import { flowStatus, getJson, postCommand, startTestSystem, type TestSystem } from '../support/testSystem.ts';
+import { waitFor } from '../support/waitFor.ts';
+import { expectProjectionsEqualReplay } from './scaleoutSupport.ts';
+
+/**
+ * Two device gateways as real processes (gw-a, gw-b), each with its own devices; the
+ * projector and hub in this process. Commands go to the gateway that owns the device;
+ * a gateway killed with SIGKILL and never restarted loses its lease, and the projector
+ * fails everything it owned.
+ */
+
+const LEASE_TTL_MS = 1_500;
+/** Lease TTL, plus the watcher's poll, the record's way through CONN and the projector, and a slow shared machine. */
+const EXPIRY_DEADLINE_MS = LEASE_TTL_MS + 8_000;
+
+let sys: TestSystem;
+const gateways: Record<string, { process: LifelineProcess; port: number }> = {};
+const devices: SimDevice[] = [];
+
+async function startGateway(name: string): Promise<void> {
+  const [port] = await freePorts(1);
+  const gatewayProcess = spawnLifeline(
+    ['run', 'device-gateway', '--nats-url', sys.nats.url, '--data-dir', sys.dataDir, '--device-port', String(port), '--gateway-name', name],
+    { LIFELINE_GATEWAY_LEASE_TTL_MS: String(LEASE_TTL_MS) },
+  );
+  gateways[name] = { process: gatewayProcess, port: port! };
+  await gatewayProcess.waitForOutput('device-gateway running', 20_000);
+}
+
+async function connect(gateway: string, name: string, behavior: 'normal' | 'no-result' = 'normal'): Promise<SimDevice> {
+  const device = await connectSimDevice({ host: '127.0.0.1', port: gateways[gateway]!.port, name, behavior });
+  devices.push(device);
+  return device;
+}
+
+async function listed(): Promise<Array<{ device_id: string; gateway: string }>> {
+  return (await getJson(sys, '/api/devices')).body;
+}
+
+beforeAll(async () => {
+  sys = await startTestSystem({ gateway: false });
+  await Promise.all([startGateway('gw-a'), startGateway('gw-b')]);
+}, 60_000);
+
+afterAll(async () => {
+  for (const d of devices) if (d.isOpen) d.crash();
+  for (const g of Object.values(gateways)) await g.process.kill();
+  await sys?.stop();
+});
+
+describe('several gateways', () => {
+  it('routes each command to the gateway that owns the device, and each completes', async () => {
+    const a = await connect('gw-a', 'route-a');
+    const b = await connect('gw-b', 'route-b');
+    await waitFor(async () => (await listed()).length === 2, 10_000, 'both devices listed');
+    expect(Object.fromEntries((await listed()).map((d) => [d.device_id, d.gateway]))).toEqual({ [a.id]: 'gw-a', [b.id]: 'gw-b' });
+
+    for (let i = 0; i < 3; i++) {
+      expect((await postCommand(sys, a.id, { node_id: `route-a-${i}`, command: 'run' })).status).toBe(202);
+      expect((await postCommand(sys, b.id, { node_id: `route-b-${i}`, command: 'run' })).status).toBe(202);
+    }
+    for (let i = 0; i < 3; i++) {
+      for (const node of [`route-a-${i}`, `route-b-${i}`]) {
+        await waitFor(async () => (await flowStatus(sys, node)) === 'completed', 10_000, `${node} completed`);
+      }
+    }
+    // each device saw exactly its own commands: none was rejected by the other gateway
+    expect(a.commands.map((c) => c.node_id).sort()).toEqual(['route-a-0', 'route-a-1', 'route-a-2']);
+    expect(b.commands.map((c) => c.node_id).sort()).toEqual(['route-b-0', 'route-b-1', 'route-b-2']);
+  });
+
+  it('a gateway killed and not restarted: its lease expires and every flow it held ends failed', async () => {
+    const lost = [await connect('gw-a', 'lost-1', 'no-result'), await connect('gw-a', 'lost-2', 'no-result')];
+    const kept = await connect('gw-b', 'kept', 'no-result');
+    await waitFor(async () => (await listed()).length === 5, 10_000, 'five devices listed');
+    const lostNodes = ['lost-1-x', 'lost-1-y', 'lost-2-x'];
+    expect((await postCommand(sys, lost[0]!.id, { node_id: 'lost-1-x', command: 'run' })).status).toBe(202);
+    expect((await postCommand(sys, lost[0]!.id, { node_id: 'lost-1-y', command: 'run' })).status).toBe(202);
+    expect((await postCommand(sys, lost[1]!.id, { node_id: 'lost-2-x', command: 'run' })).status).toBe(202);
+    expect((await postCommand(sys, kept.id, { node_id: 'kept-x', command: 'run' })).status).toBe(202);
+    for (const node of ['lost-1-x', 'lost-2-x', 'kept-x']) {
+      await waitFor(async () => (await flowStatus(sys, node)) === 'in progress', 10_000, `${node} in progress (acked, no result)`);
+    }
+
+    await gateways['gw-a']!.process.kill('SIGKILL');
+    const killedAt = Date.now();
+    await Promise.all(lost.map((d) => d.closed));
+    // accepted while the dead gateway's devices are still listed: routed to gw-a, which will never take it
+    const late = await postCommand(sys, lost[1]!.id, { node_id: 'lost-2-late', command: 'run' });
+    if (late.status === 202) lostNodes.push('lost-2-late');
+
+    for (const node of lostNodes) {
+      await waitFor(async () => (await flowStatus(sys, node)) === 'failed', EXPIRY_DEADLINE_MS, `${node} failed`);
+    }
+    const failedWithin = Date.now() - killedAt;
+    for (const node of lostNodes) {
+      const code = (await getJson(sys, `/api/flows/${node}`)).body.error.code;
+      expect(node === 'lost-2-late' ? ['GATEWAY_LEASE_EXPIRED', 'DEVICE_NOT_CONNECTED'] : ['GATEWAY_LEASE_EXPIRED']).toContain(code);
+    }
+    await waitFor(async () => !(await listed()).some((d) => d.gateway === 'gw-a'), 5_000, 'gw-a devices gone');
+    expect(failedWithin).toBeLessThan(EXPIRY_DEADLINE_MS);
+    // gw-b's devices are untouched: listed, their flow still in progress
+    const onB = devices.filter((d) => d.isOpen && (d.id.endsWith(':route-b') || d.id === kept.id)).map((d) => d.id);
+    expect((await listed()).filter((d) => d.gateway === 'gw-b').map((d) => d.device_id).sort()).toEqual(onB.sort());
+    expect(onB).toHaveLength(2);
+    expect(await flowStatus(sys, 'kept-x')).toBe('in progress');
+    // a command to a device of the dead gateway is now refused at once
+    expect((await postCommand(sys, lost[0]!.id, { node_id: 'lost-after', command: 'run' })).status).toBe(404);
+    process.stdout.write(`[scale-out] flows of the SIGKILLed gateway failed ${failedWithin} ms after the kill (lease TTL ${LEASE_TTL_MS} ms)\n`);
+
+    await expectProjectionsEqualReplay(sys);
+  });
+});
