@@ -1,6 +1,6 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { GatewayLease } from '../bus/schemas/leases.ts';
+import { gatewayLeaseSchema, type GatewayLease } from '../bus/schemas/leases.ts';
 import { BUCKETS } from '../bus/subjects.ts';
 import type { Logger } from '../log/logger.ts';
 import { newIncarnation } from '../runtime/incarnation.ts';
@@ -13,9 +13,8 @@ export interface GatewayLeaseOptions {
   ttlMs?: number;
   logger: Logger;
   /**
-   * The lease was not renewed within its TTL (on this process's clock): the projector may
-   * have failed every device of this gateway already. Close them all; the lease goes on
-   * with a new incarnation.
+   * The lease was declared expired (the projector has failed, or is failing, every device
+   * of this gateway): close them all. The lease goes on with a new incarnation.
    */
   onLost: () => void;
 }
@@ -27,45 +26,69 @@ export interface GatewayLeaseHandle {
 }
 
 /**
- * The gateway's liveness lease (bucket `gateway_leases`, key = its name): written at once
- * (startGatewayLease resolves only once it is stored, so no device is accepted without
- * one), then every third of the TTL. The projector fails the gateway's devices when the
- * entry's revision stops advancing for a TTL on its clock; the gateway, for its part,
- * fences itself when its own last successful renewal was sent more than a TTL ago.
+ * The gateway's liveness lease (bucket `gateway_leases`, key = its name). Taken with a
+ * plain put at start (startGatewayLease resolves only once it is stored, so no device is
+ * accepted without one), then renewed every third of the TTL with compare-and-set on the
+ * revision it last wrote. A renewal that finds another revision means the lease is no
+ * longer this run's: the projector marked it expired (the gateway was partitioned or
+ * hung for longer than the TTL), or another gateway took the name. Then the gateway
+ * fences itself: every device is closed (`onLost`), and a new lease incarnation is put.
+ * A renewal that merely fails (NATS unreachable) is retried; nothing is closed for an
+ * outage the projector did not act on.
  */
 export async function startGatewayLease(options: GatewayLeaseOptions): Promise<GatewayLeaseHandle> {
   const ttlMs = options.ttlMs ?? DEFAULT_GATEWAY_LEASE_TTL_MS;
   const log = options.logger;
   const kv: KV = await new Kvm(options.nc).open(BUCKETS.gatewayLeases);
   let incarnation = newIncarnation();
-  let lastRenewalSentAt = 0;
+  let revision = 0;
+  let lastRenewal = Date.now();
   let renewing = false;
   let stopped = false;
 
-  async function renew(): Promise<void> {
-    const sentAt = Date.now();
-    const lease: GatewayLease = { gateway: options.gateway, incarnation, renewed_at: new Date(sentAt).toISOString(), ttl_ms: ttlMs };
-    await kv.put(options.gateway, JSON.stringify(lease));
-    lastRenewalSentAt = sentAt;
+  const lease = (): string =>
+    JSON.stringify({ gateway: options.gateway, incarnation, renewed_at: new Date().toISOString(), ttl_ms: ttlMs } satisfies GatewayLease);
+
+  async function take(): Promise<void> {
+    revision = await kv.put(options.gateway, lease());
+    lastRenewal = Date.now();
   }
 
-  await renew();
+  async function renew(): Promise<void> {
+    try {
+      revision = await kv.update(options.gateway, lease(), revision);
+      lastRenewal = Date.now();
+      return;
+    } catch (err) {
+      if (!/wrong last sequence/i.test((err as Error).message)) throw err;
+    }
+    const entry = await kv.get(options.gateway);
+    const stored = entry?.operation === 'PUT' ? gatewayLeaseSchema.safeParse(entry.json()) : null;
+    if (entry && stored?.success && stored.data.incarnation === incarnation && !stored.data.expired_by) {
+      revision = entry.revision; // our own renewal whose answer was lost
+      return;
+    }
+    const lost = incarnation;
+    incarnation = newIncarnation();
+    log.error(
+      { lost, incarnation, expiredBy: stored?.success ? stored.data.expired_by : undefined, heldBy: stored?.success ? stored.data.incarnation : undefined },
+      'gateway lease lost (declared expired, or taken by another gateway of this name): closing every device, new lease incarnation',
+    );
+    options.onLost();
+    await take();
+  }
+
+  await take();
   log.info({ incarnation, ttlMs }, 'gateway lease taken');
 
   const tick = (): void => {
-    if (stopped) return;
-    // checked on every tick, even while a renewal hangs on an unreachable server
-    if (Date.now() - lastRenewalSentAt > ttlMs) {
-      const lost = incarnation;
-      incarnation = newIncarnation();
-      lastRenewalSentAt = Date.now(); // the new incarnation gets a full TTL to be stored
-      log.error({ lost, incarnation }, 'gateway lease lost (not renewed within its TTL): closing every device, new lease incarnation');
-      options.onLost();
-    }
-    if (renewing) return;
+    if (stopped || renewing) return;
     renewing = true;
     renew()
-      .catch((err: Error) => log.warn({ err: err.message }, 'gateway lease renewal failed; retrying'))
+      .catch((err: Error) => {
+        const level = Date.now() - lastRenewal > ttlMs ? 'error' : 'warn';
+        log[level]({ err: err.message, sinceLastRenewalMs: Date.now() - lastRenewal }, 'gateway lease renewal failed; retrying');
+      })
       .finally(() => (renewing = false));
   };
   const timer = setInterval(tick, Math.max(50, Math.floor(ttlMs / 3)));
@@ -75,7 +98,7 @@ export async function startGatewayLease(options: GatewayLeaseOptions): Promise<G
     release: async () => {
       stopped = true;
       clearInterval(timer);
-      await kv.delete(options.gateway).catch((err: Error) => log.warn({ err: err.message }, 'could not delete the gateway lease'));
+      await kv.delete(options.gateway, { previousSeq: revision }).catch((err: Error) => log.warn({ err: err.message }, 'could not delete the gateway lease'));
     },
   };
 }

@@ -15,6 +15,8 @@ export interface GatewayLeaseWatcherOptions {
   /** Where the GATEWAY_LEASE_EXPIRED records go (an outbox into CONN). */
   sink: RecordSink;
   logger: Logger;
+  /** This projector's id, written into a lease it declares expired. */
+  holder: string;
   /** How often the leases are read (default 500 ms). */
   pollMs?: number;
 }
@@ -25,6 +27,9 @@ export interface GatewayLeaseWatcher {
   stop(): Promise<void>;
 }
 
+/** How often an expired gateway is looked at again for devices or commands that reached the projections late. */
+const RECHECK_MS = 5_000;
+
 interface Observed {
   revision: number;
   /** When (this process's clock) that revision was first seen. */
@@ -33,15 +38,17 @@ interface Observed {
 }
 
 /**
- * Run by the active projector. Reads bucket `gateway_leases` every `pollMs`; a gateway
+ * Run by the active projector. Reads bucket `gateway_leases` every `pollMs`. A gateway
  * whose entry's revision has not advanced for its `ttl_ms`, measured on this process's
- * clock from when the revision was first seen here, is dead: for every device the
- * projections list under it, one `→ failed` record with GATEWAY_LEASE_EXPIRED goes into
- * CONN (so every pending flow ends failed, and a replay does the same), and the
+ * clock from when the revision was first seen here, is declared expired: the entry is
+ * written back with `expired_by` by compare-and-set on that revision (a renewal that
+ * lands first wins, and nothing happens). An expired gateway is dead: for every device
+ * the projections list under it, one `→ failed` record with GATEWAY_LEASE_EXPIRED goes
+ * into CONN (so every pending flow ends failed, and a replay does the same), and the
  * commands routed to it that it will never take are rejected. This repeats on every
  * poll while the lease stays expired (a device projected late is caught too; one
- * already ended is not ended again), and stops as soon as the gateway renews. While
- * the leases cannot be read, nothing expires: a gap in observation restarts every clock.
+ * already ended is not ended again), until the gateway puts a new lease. While the
+ * leases cannot be read, nothing expires: a gap in observation restarts every clock.
  */
 export async function startGatewayLeaseWatcher(options: GatewayLeaseWatcherOptions): Promise<GatewayLeaseWatcher> {
   const { nc, backend, logger: log } = options;
@@ -52,6 +59,10 @@ export async function startGatewayLeaseWatcher(options: GatewayLeaseWatcherOptio
   /** `device_id incarnation` already ended by this watcher. */
   const ended = new Set<string>();
   let lastObservation = 0;
+  /** Expired gateways: when their devices and commands were last settled. */
+  const handledAt = new Map<string, number>();
+  /** The gateways found expired by the last poll. */
+  let current: string[] = [];
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
@@ -61,28 +72,47 @@ export async function startGatewayLeaseWatcher(options: GatewayLeaseWatcherOptio
     return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
   }
 
-  /** Reads every lease; returns the gateways expired now. */
+  /** Reads every lease, declares expired those that stood still for their TTL; returns the gateways expired now. */
   async function observe(): Promise<string[]> {
     const now = Date.now();
     const gap = lastObservation > 0 && now - lastObservation > Math.max(2_000, pollMs * 4);
     const present = new Set<string>();
+    const expired: string[] = [];
     for (const gateway of await leaseKeys()) {
       const entry = await kv.get(gateway);
       if (!entry || entry.operation !== 'PUT') continue; // released: the gateway stopped cleanly
       const lease = gatewayLeaseSchema.safeParse(entry.json());
       if (!lease.success) continue;
       present.add(gateway);
+      if (lease.data.expired_by) {
+        expired.push(gateway);
+        continue;
+      }
       const known = observed.get(gateway);
-      if (!known || known.revision !== entry.revision || gap) observed.set(gateway, { revision: entry.revision, since: now, ttlMs: lease.data.ttl_ms });
+      if (!known || known.revision !== entry.revision || gap) {
+        observed.set(gateway, { revision: entry.revision, since: now, ttlMs: lease.data.ttl_ms });
+        continue;
+      }
+      if (now - known.since < known.ttlMs) continue;
+      try {
+        await kv.update(gateway, JSON.stringify({ ...lease.data, expired_by: options.holder }), entry.revision);
+        log.warn({ gateway, incarnation: lease.data.incarnation, stillForMs: now - known.since }, 'gateway lease expired');
+        expired.push(gateway);
+      } catch (err) {
+        if (!/wrong last sequence/i.test((err as Error).message)) throw err; // renewed meanwhile: alive
+      }
     }
     for (const gateway of observed.keys()) if (!present.has(gateway)) observed.delete(gateway);
     lastObservation = Date.now();
-    return [...observed].filter(([, o]) => now - o.since >= o.ttlMs).map(([g]) => g);
+    current = expired;
+    return expired;
   }
 
   async function isStillExpired(gateway: string): Promise<boolean> {
     const entry = await kv.get(gateway);
-    return entry?.operation === 'PUT' && entry.revision === observed.get(gateway)?.revision;
+    if (entry?.operation !== 'PUT') return false;
+    const lease = gatewayLeaseSchema.safeParse(entry.json());
+    return lease.success && lease.data.expired_by !== undefined;
   }
 
   async function failDevicesOf(gateway: string): Promise<void> {
@@ -105,24 +135,29 @@ export async function startGatewayLeaseWatcher(options: GatewayLeaseWatcherOptio
 
   async function poll(): Promise<void> {
     try {
-      for (const gateway of await observe()) {
+      const expired = await observe();
+      for (const gateway of handledAt.keys()) if (!expired.includes(gateway)) handledAt.delete(gateway);
+      for (const gateway of expired) {
         if (stopped) return;
+        // at once when found expired, then now and then for stragglers (late devices, late commands)
+        if (Date.now() - (handledAt.get(gateway) ?? 0) < RECHECK_MS) continue;
+        handledAt.set(gateway, Date.now());
         await failDevicesOf(gateway);
         await rejectCommandsOfDeadGateway({ nc, gateway, backend, logger: log, stillExpired: async () => !stopped && (await isStillExpired(gateway)) });
       }
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'gateway leases could not be checked; retrying');
     }
-    if (!stopped) timer = setTimeout(() => (current = poll()), pollMs);
+    if (!stopped) timer = setTimeout(() => (polling = poll()), pollMs);
   }
-  let current = poll();
+  let polling = poll();
 
   return {
-    expired: () => [...observed].filter(([, o]) => Date.now() - o.since >= o.ttlMs).map(([g]) => g),
+    expired: () => [...current],
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
-      await current;
+      await polling;
     },
   };
 }

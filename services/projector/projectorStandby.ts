@@ -53,6 +53,7 @@ export async function startStandbyProjector(options: StandbyProjectorOptions): P
         backend: createKvBackend(nc),
         sink: outbox,
         logger: log,
+        holder: lease.holder,
         ...(options.gatewayLeasePollMs ? { pollMs: options.gatewayLeasePollMs } : {}),
       });
       active = { projector, watcher, outbox };

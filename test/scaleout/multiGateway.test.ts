@@ -114,4 +114,38 @@ describe('several gateways', () => {
 
     await expectProjectionsEqualReplay(sys);
   });
+
+  it('a gateway that hung past its lease fences itself when it resumes: its devices are closed, none comes back by a stale record', async () => {
+    const kept = devices.find((d) => d.isOpen && d.name === 'kept')!;
+    const oldIncarnation = (Object.values(await sys.kvEntries('devices')) as Array<{ device_id: string; incarnation: string }>).find((d) => d.device_id === kept.id)!;
+    const gwB = gateways['gw-b']!.process;
+    process.kill(gwB.child.pid!, 'SIGSTOP');
+    try {
+      // the projector declares gw-b's lease expired and fails what it held
+      await waitFor(async () => (await flowStatus(sys, 'kept-x')) === 'failed', EXPIRY_DEADLINE_MS, 'kept-x failed while gw-b hangs');
+      expect((await getJson(sys, '/api/flows/kept-x')).body.error.code).toBe('GATEWAY_LEASE_EXPIRED');
+      await waitFor(async () => (await listed()).length === 0, 5_000, 'gw-b devices gone');
+    } finally {
+      process.kill(gwB.child.pid!, 'SIGCONT');
+    }
+    // resumed, its renewal finds the lease expired: it closes every device and takes a new lease
+    const closed = await kept.closed;
+    expect(closed.reason).toBe('remote-closed');
+    await waitFor(
+      async () => {
+        const lease = (await sys.kvEntries('gateway_leases'))['gw-b'] as { expired_by?: string } | undefined;
+        return lease !== undefined && lease.expired_by === undefined;
+      },
+      10_000,
+      'gw-b holds a new lease',
+    );
+    // the device comes back, on a new incarnation, and works
+    const back = await connect('gw-b', 'kept');
+    await waitFor(async () => (await listed()).some((d) => d.device_id === back.id), 10_000, 'kept back');
+    expect((await postCommand(sys, back.id, { node_id: 'kept-back', command: 'run' })).status).toBe(202);
+    await waitFor(async () => (await flowStatus(sys, 'kept-back')) === 'completed', 10_000, 'kept-back completed');
+    const ends = Object.values(await sys.kvEntries('device_ends')) as Array<{ device_id: string; incarnations: string[] }>;
+    expect(ends.find((e) => e.device_id === kept.id)?.incarnations).toContain(oldIncarnation.incarnation);
+    await expectProjectionsEqualReplay(sys);
+  });
 });

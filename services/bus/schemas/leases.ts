@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
 /**
- * Bucket `gateway_leases`, key = the gateway's name: written by that gateway every third
- * of `ttl_ms`. Readers judge liveness by whether the entry's revision advances within
- * `ttl_ms` on their own clock; `renewed_at` (the writer's clock) is informative only.
+ * Bucket `gateway_leases`, key = the gateway's name: renewed by that gateway every third
+ * of `ttl_ms` with compare-and-set. Readers judge liveness by whether the entry's
+ * revision advances within `ttl_ms` on their own clock; `renewed_at` (the writer's
+ * clock) is informative only. The projector that declares the lease expired writes it
+ * back with `expired_by` (compare-and-set on the revision it saw stand still): the
+ * gateway's next renewal then fails, and it fences itself.
  */
 export const gatewayLeaseSchema = z.object({
   gateway: z.string().min(1),
@@ -11,6 +14,8 @@ export const gatewayLeaseSchema = z.object({
   incarnation: z.string().min(1),
   renewed_at: z.string(),
   ttl_ms: z.number().int().positive(),
+  /** Set by the projector that found the lease expired (its holder id). */
+  expired_by: z.string().optional(),
 });
 export type GatewayLease = z.infer<typeof gatewayLeaseSchema>;
 
