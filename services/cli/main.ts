@@ -34,8 +34,8 @@ options (each also from env):
   --device-port N        device gateway TCP port (LIFELINE_DEVICE_PORT, default 7071)
   --gateway-name NAME    this gateway's name (LIFELINE_GATEWAY_NAME, default gateway-1)
   --demo                 up: infra/demo.config.json plus simulated peers and failures (see README)
-  --inspect              up: attach the Stately inspector (@statelyai/inspect) to every actor
-  --inspect-port N       up: the inspector server's port (LIFELINE_INSPECT_PORT, default 8090)
+  --inspect              up, run: attach the Stately inspector (@statelyai/inspect) to every actor
+  --inspect-port N       up, run: the inspector server's port (LIFELINE_INSPECT_PORT, default 8090)
   -h, --help             this help
 
 Every option, env var and configuration-file field: docs/configuration.md
@@ -51,12 +51,13 @@ const COMMAND_HELP: Record<string, string> = {
 
 const inspectPortSchema = z.coerce.number().int().min(1).max(65_535);
 
-/** The inspector's port when `--inspect` (or `--inspect-port`) is given. */
-function inspectPortOf(inspect: boolean | undefined, port: string | undefined): number | undefined {
-  if (!inspect && port === undefined) return undefined;
+/** The inspector's port when `--inspect` (or `--inspect-port`) is given; LIFELINE_INSPECT_PORT only sets the port. */
+function inspectPortOf(inspect: boolean | undefined, flagPort: string | undefined, envPort: string | undefined): number | undefined {
+  if (!inspect && flagPort === undefined) return undefined;
+  const [source, port] = flagPort !== undefined ? ['--inspect-port', flagPort] : ['LIFELINE_INSPECT_PORT', envPort];
   if (port === undefined || port === '') return DEFAULT_INSPECT_PORT;
   const parsed = inspectPortSchema.safeParse(port);
-  if (!parsed.success) throw new ConfigError(`invalid configuration: --inspect-port: ${parsed.error.issues[0]?.message ?? 'not a port'}`);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${source}: expected a port (1–65535)`);
   return parsed.data;
 }
 
@@ -126,11 +127,14 @@ export async function main(argv: string[]): Promise<number> {
     });
     switch (command) {
       case 'up': {
-        const inspectPort = inspectPortOf(values.inspect, values['inspect-port'] ?? process.env.LIFELINE_INSPECT_PORT);
+        const inspectPort = inspectPortOf(values.inspect, values['inspect-port'], process.env.LIFELINE_INSPECT_PORT);
         return await runUp(config, { demo: values.demo ?? false, ...(inspectPort !== undefined ? { inspectPort } : {}) });
       }
-      case 'run':
-        return await runService(parseRunRequest(positionals, values.all ?? false), config);
+      case 'run': {
+        const request = parseRunRequest(positionals, values.all ?? false);
+        const inspectPort = inspectPortOf(values.inspect, values['inspect-port'], process.env.LIFELINE_INSPECT_PORT);
+        return await runService(request, config, inspectPort);
+      }
       case 'watch':
         return await runWatch(config, positionals[0] ?? 'conn.>', values.json ?? false);
       case 'status':

@@ -1,5 +1,6 @@
 import { DEFAULT_CONFIG_FILE, loadLifelineConfig, type LifelineConfig } from '../config/lifelineConfig.ts';
 import type { RuntimeConfig } from './config.ts';
+import { startInspector } from './inspector.ts';
 import { resolveNatsEndpoint } from './natsEndpoint.ts';
 import { CORE_SERVICES, DECLARED_SERVICES, type CoreService, type DeclaredService } from './services/catalog.ts';
 import type { RunningService } from './services/runningService.ts';
@@ -32,6 +33,7 @@ options:
   --data-dir DIR         credentials.json (and server.json) are read from here (LIFELINE_DATA_DIR)
   --config FILE          children, links and pollers are read from here (LIFELINE_CONFIG, default ./lifeline.config.json)
   --all                  child/link/poller: every entry of the section
+  --inspect [--inspect-port N]  attach the Stately inspector to this process's actors (default port 8090)
   -h, --help             this help; \`lifeline run <service> --help\` for one service
 
 e.g.  NATS_URL=nats://10.0.0.5:4250 lifeline run hub --http-host 0.0.0.0
@@ -106,12 +108,24 @@ export async function startRequested(request: RunRequest, config: RuntimeConfig)
   return request.service.start(endpoint, config, picked!);
 }
 
-/** `lifeline run <service> [name…]`: runs until SIGINT/SIGTERM (graceful); a second one forces exit. */
-export async function runService(request: RunRequest, config: RuntimeConfig): Promise<number> {
+/**
+ * `lifeline run <service> [name…]`: runs until SIGINT/SIGTERM (graceful); a second one
+ * forces exit. With `inspectPort`, the Stately inspector is attached to its actors.
+ */
+export async function runService(request: RunRequest, config: RuntimeConfig, inspectPort?: number): Promise<number> {
   if (request.kind === 'core' && request.alias) {
     process.stdout.write(`${request.alias}: the telemetry ingest is the projector (its consumer on TELEMETRY); running the projector\n`);
   }
-  const services = await startRequested(request, config);
+  const inspector = inspectPort !== undefined ? startInspector(inspectPort) : null;
+  if (inspector) process.stdout.write(`Stately inspector: ${inspector.url} (the hosted inspector needs internet)\n`);
+  let services: RunningService[];
+  try {
+    services = await startRequested(request, config);
+  } catch (err) {
+    await inspector?.stop();
+    throw err;
+  }
+  if (inspector) services.unshift(inspector);
   for (const service of services) process.stdout.write(`${service.name} running: ${service.address}\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;

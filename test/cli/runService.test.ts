@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { freePorts, startNatsServer, type NatsServerHandle } from '../../infra/nats/index.ts';
 import type { Bus } from '../../services/bus/connection.ts';
 import { provision } from '../../services/bus/provision.ts';
@@ -63,7 +64,7 @@ afterAll(async () => {
 });
 
 const run = (...args: string[]): LifelineProcess => {
-  const p = spawnLifeline(['run', ...args, '--config', configFile, '--data-dir', dataDir], { NATS_URL: nats.url });
+  const p = spawnLifeline(['run', ...args, '--config', configFile, '--data-dir', dataDir], { NATS_URL: nats.url, LIFELINE_INSPECT_PORT: '' });
   processes.push(p);
   return p;
 };
@@ -82,7 +83,8 @@ describe('lifeline run <service> [name…]', () => {
   it('runs each declared entry alone against NATS_URL, records its transitions, and stops on SIGINT', async () => {
     const child = run('child', 'web');
     const link = run('link', 'radio');
-    const poller = run('poller', 'backend');
+    const [inspectPort] = (await freePorts(1)) as [number];
+    const poller = run('poller', 'backend', '--inspect', '--inspect-port', String(inspectPort));
     const telemetry = run('telemetry');
     await Promise.all([
       telemetry.waitForOutput('projector running', 30_000),
@@ -97,6 +99,12 @@ describe('lifeline run <service> [name…]', () => {
     await waitFor(() => recorded('rpc', 'backend', (s) => s.startsWith('open')), 30_000, 'poller backend: circuit open');
     // only the named poller runs
     expect(recorded('rpc', 'other')).toBeUndefined();
+    // --inspect: the poller's actor is on that process's inspector server
+    const inspected: Array<{ type: string; name?: string }> = [];
+    const inspector = new WebSocket(`ws://127.0.0.1:${inspectPort}`);
+    inspector.on('message', (data) => inspected.push(JSON.parse(data.toString()) as { type: string; name?: string }));
+    await waitFor(() => inspected.some((m) => m.type === '@xstate.actor' && m.name === 'rpcPoller'), 20_000, 'rpcPoller on the inspector');
+    inspector.close();
 
     // `run telemetry` is the projector (the telemetry ingest)
     expect(telemetry.output()).toContain('the telemetry ingest is the projector');
