@@ -33,6 +33,9 @@ const exposed = {
 };
 (window as unknown as { lifelineOverview: typeof exposed }).lifelineOverview = exposed;
 
+const fit = $('diagram-fit') as HTMLInputElement;
+fit.addEventListener('change', () => $('diagram').classList.toggle('fit', fit.checked));
+
 async function start(): Promise<void> {
   const list = await getJson('/api/machines');
   if (Array.isArray(list)) for (const m of list as MachineJson[]) machines.set(m.kind, m);

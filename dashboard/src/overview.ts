@@ -103,6 +103,7 @@ export function overviewPanel(machines: Map<string, MachineJson>, onChange: () =
     if (kind !== drawnKind) {
       diagram = null;
       drawnKind = kind;
+      delete $('diagram').dataset.kind;
       $('diagram').replaceChildren(h('p', { class: 'muted' }, machine ? 'laying out the statechart…' : 'no statechart for this kind'));
       if (machine) {
         // ELK (the layout engine) is a large module: loaded when a first diagram is wanted
@@ -111,6 +112,7 @@ export function overviewPanel(machines: Map<string, MachineJson>, onChange: () =
             if (drawnKind !== kind) return; // another kind was selected meanwhile
             diagram = svg;
             $('diagram').replaceChildren(svg);
+            $('diagram').dataset.kind = kind;
             renderDetail();
           },
           (err: unknown) => $('diagram').replaceChildren(h('p', { class: 'error' }, `the statechart could not be laid out: ${String(err)}`)),

@@ -31,7 +31,7 @@ export function meshNodesPanel(root: HTMLElement, linkState: (link: string) => s
               list.map((n) =>
                 h(
                   'tr',
-                  { class: `mesh-node key-${n.key_status}`, 'data-node': n.id, 'data-key-status': n.key_status },
+                  { class: `mesh-node key-${n.key_status}`, 'data-node': n.id, 'data-num': String(n.num), 'data-key-status': n.key_status },
                   h('td', { class: 'mono' }, n.id),
                   h('td', {}, `${n.long_name} (${n.short_name})`),
                   h('td', { title: n.key_status === 'changed' ? `reported ${n.reported_key ?? ''}` : (n.public_key ?? '') }, h('span', { class: `badge key-${n.key_status}` }, n.key_status)),
