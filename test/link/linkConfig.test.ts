@@ -36,9 +36,9 @@ describe('links in lifeline.config.json', () => {
       expect(() => loadLifelineConfig(file)).toThrow(ConfigFileError);
       expect(() => loadLifelineConfig(file)).toThrow(/silentTimout/);
       writeFileSync(file, JSON.stringify({ links: [{ name: 'radio', heartbeatIntervalMs: 5_000, silentTimeoutMs: 5_000 }] }));
-      expect(() => loadLifelineConfig(file)).toThrow(/links\.0\.heartbeatIntervalMs: heartbeatIntervalMs must be shorter/);
+      expect(() => loadLifelineConfig(file)).toThrow(/links\[0\]\.heartbeatIntervalMs: heartbeatIntervalMs must be shorter/);
       writeFileSync(file, JSON.stringify({ links: [{ name: 'has space' }] }));
-      expect(() => loadLifelineConfig(file)).toThrow(/links\.0\.name/);
+      expect(() => loadLifelineConfig(file)).toThrow(/links\[0\]\.name/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
