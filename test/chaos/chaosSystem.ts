@@ -8,7 +8,7 @@ import { provision } from '../../services/bus/provision.ts';
 import { connectAs } from '../../services/cli/natsEndpoint.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { CONNECTIONS_READY, CONNECTIONS_STATS, connectionsStatsSchema, type ConnectionsStats } from './connectionsStats.ts';
-import { startSingleNode, type NatsTopology } from './natsTopology.ts';
+import { startTopology, type NatsTopology, type TopologyKind } from './natsTopology.ts';
 import { ProcessLedger, type ManagedProcess } from './processes.ts';
 
 /**
@@ -32,6 +32,8 @@ export const CHAOS_DEVICE_ENV = {
 export type Role = 'projector' | 'hub' | 'gateway' | 'rpc-backend' | 'esp32-emulator' | 'connections';
 
 export interface ChaosSystemOptions {
+  /** Default single-node. */
+  topology?: TopologyKind;
   /** Projector processes at once (2 once a standby exists: one active, one waiting). */
   projectors?: number;
 }
@@ -48,6 +50,8 @@ export interface ChaosSystem {
   /** The running process of a role (the first projector for `projector`). */
   process(role: Role): ManagedProcess | undefined;
   projectors(): ManagedProcess[];
+  /** How many projector processes should run (active + standby). */
+  projectorTarget: number;
   /** Starts the role (again) on its ports and waits until it says it runs. */
   start(role: Role): Promise<ManagedProcess>;
   /** SIGKILL (an expected exit). */
@@ -62,9 +66,9 @@ export async function startChaosSystem(options: ChaosSystemOptions = {}): Promis
   const dataDir = mkdtempSync(join(tmpdir(), 'lifeline-chaos-'));
   const ledger = new ProcessLedger();
   const [httpPort, devicePort, rpcPort, radioPort, flaskPort] = (await freePorts(5)) as [number, number, number, number, number];
-  const nats = await startSingleNode(dataDir);
+  const nats = await startTopology(options.topology ?? 'single-node', dataDir);
   const admin = await connectAs(nats.endpoint, 'admin', 'chaos-admin', 10_000);
-  await provision(admin.nc);
+  await provision(admin.nc, { replicas: nats.replicas });
   const gatewayName = 'chaos-gw';
 
   const configFile = join(dataDir, 'chaos.config.json');
@@ -166,6 +170,7 @@ export async function startChaosSystem(options: ChaosSystemOptions = {}): Promis
     gatewayName,
     process: (role) => (role === 'projector' ? projectorProcs.find((p) => p.running) : current.get(role)),
     projectors: () => projectorProcs.filter((p) => p.running),
+    projectorTarget: options.projectors ?? 1,
     start,
     kill: async (role) => {
       if (role === 'projector') {

@@ -132,16 +132,20 @@ export interface FlowCheck {
   /** Accepted commands (202) whose flow is missing or not terminal. */
   acceptedUnfinished: number;
   byStatus: Record<string, number>;
+  /** Failed flows by their error code. */
+  failedByCode: Record<string, number>;
   problems: string[];
 }
 
 export function checkFlows(flows: Record<string, unknown>, accepted: Map<string, string>): FlowCheck {
   const problems: string[] = [];
   const byStatus: Record<string, number> = {};
+  const failedByCode: Record<string, number> = {};
   const byNode = new Map<string, { status?: string; command_id?: string }>();
   for (const [key, value] of Object.entries(flows)) {
-    const flow = value as { status?: string; command_id?: string; node_id?: string };
+    const flow = value as { status?: string; command_id?: string; node_id?: string; error?: { code?: string } };
     byStatus[flow.status ?? '?'] = (byStatus[flow.status ?? '?'] ?? 0) + 1;
+    if (flow.status === 'failed') failedByCode[flow.error?.code ?? '?'] = (failedByCode[flow.error?.code ?? '?'] ?? 0) + 1;
     byNode.set(flow.node_id ?? key, flow);
   }
   const terminal = (s: string | undefined): boolean => s === 'completed' || s === 'failed';
@@ -155,7 +159,7 @@ export function checkFlows(flows: Record<string, unknown>, accepted: Map<string,
     }
   }
   if (nonTerminal.length > 0) problems.push(`${nonTerminal.length} flow(s) not terminal: ${JSON.stringify(nonTerminal.slice(0, 3))}`);
-  return { flows: Object.keys(flows).length, nonTerminal: nonTerminal.length, accepted: accepted.size, acceptedUnfinished, byStatus, problems };
+  return { flows: Object.keys(flows).length, nonTerminal: nonTerminal.length, accepted: accepted.size, acceptedUnfinished, byStatus, failedByCode, problems };
 }
 
 export interface ProjectionCheck {

@@ -69,12 +69,18 @@ export async function runFault(system: ChaosSystem, fault: FaultName, rng: Chaos
       }, 30_000, 'the ESP32 link answering its ping');
       break;
     }
-    case 'projector':
-      await restartRole('projector');
+    case 'projector': {
+      // with a standby running, the victim may be the active one or the standby
+      const running = system.projectors();
+      const victim = rng.pick(running);
+      target = `projector ${running.indexOf(victim) + 1}/${running.length} pid ${victim.child.pid}`;
+      await victim.kill('SIGKILL');
+      await sleep(holdMs);
       restoredAt = Date.now();
-      if (system.projectors().length === 0) await system.start('projector');
+      await system.start('projector');
       await hubHealthy(system, 30_000);
       break;
+    }
     case 'gateway':
     case 'rpc-backend':
     case 'esp32-emulator': {

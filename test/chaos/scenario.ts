@@ -14,6 +14,7 @@ import { emptyTally, type FuzzTally } from './fuzz/tally.ts';
 import { fuzzTcpLines } from './fuzz/tcpLines.ts';
 import { fuzzWs } from './fuzz/wsFrames.ts';
 import { startLoad, type LoadCounts } from './load.ts';
+import type { TopologyKind } from './natsTopology.ts';
 import type { ProcessExit } from './processes.ts';
 import { createChaosRandom, type ChaosRandom } from './random.ts';
 
@@ -41,7 +42,9 @@ export interface ChaosOptions {
   /** Malformed inputs per burst. */
   fuzzPerBurst?: number;
   devices?: number;
+  /** Projector processes (default 2: the active one and a standby, either may be killed). */
   projectors?: number;
+  topology?: TopologyKind;
   /** Faults that may be under way at once (default 2: two parts down together now and then). */
   faultLanes?: number;
   log?: (line: string) => void;
@@ -103,8 +106,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {});
   const rng = createChaosRandom(options.seed);
   const problems: string[] = [];
-  log(`chaos: seed ${options.seed} (replay with CHAOS_SEED=${options.seed}), faults for ${(options.durationMs / 1000).toFixed(0)} s`);
-  const system = await startChaosSystem({ ...(options.projectors ? { projectors: options.projectors } : {}) });
+  log(`chaos: seed ${options.seed} (replay with CHAOS_SEED=${options.seed}), NATS ${options.topology ?? 'single-node'}, faults for ${(options.durationMs / 1000).toFixed(0)} s`);
+  const system = await startChaosSystem({ projectors: options.projectors ?? 2, ...(options.topology ? { topology: options.topology } : {}) });
   log(`chaos: system up (NATS ${system.nats.kind} ${system.nats.url}, hub ${system.httpUrl}, devices on ${system.devicePort}, data ${system.dataDir})`);
   try {
     return await runOn(system, rng, options, problems, log);
@@ -216,18 +219,25 @@ async function runOn(system: ChaosSystem, rng: ChaosRandom, options: ChaosOption
 
   // settle: everything up, load stopped, every accepted command finished, devices and dashboards gone
   const settleStart = Date.now();
+  const step = (what: string): void => log(`chaos: settle +${((Date.now() - settleStart) / 1000).toFixed(1)} s: ${what}`);
   await restoreEverything(system);
   await load.quiesce();
+  step('every part up, load stopped');
   const flowsDone = async (): Promise<boolean> => checkFlows(await kvEntries(system.admin.nc, 'flows'), load.accepted).acceptedUnfinished === 0;
-  await waitFor(flowsDone, 20_000, 'accepted commands finished').catch(() => undefined);
+  await waitFor(flowsDone, 20_000, 'accepted commands finished').then(
+    () => step('every accepted command finished'),
+    () => step('accepted commands still unfinished after 20 s; closing the devices'),
+  );
   await load.closeDevices();
   const wsStillOpen = await load.closeWs();
   await waitFor(flowsDone, 15_000, 'accepted commands finished after the devices left').catch(() => undefined);
   const connections = await system.stopConnections();
+  step('devices, dashboards and the connections host stopped');
   for (const nc of [fuzzNc.hub, fuzzNc.gateway, fuzzNc.telemetry]) await nc.close().catch(() => {});
   for (const stream of ['CONN', 'COMMANDS', 'TELEMETRY']) {
     await waitFor(() => allConsumersCaughtUp(system.admin.nc, stream), 30_000, `consumers of ${stream} caught up`).catch((err: Error) => problems.push(err.message));
   }
+  step('every consumer caught up');
   const hub = await waitFor(async () => {
     const p = await producedByHub(system.httpUrl);
     return Number.isFinite(p.produced) ? p : undefined;
@@ -277,6 +287,6 @@ async function runOn(system: ChaosSystem, rng: ChaosRandom, options: ChaosOption
 /** Starts whatever part is down (after a failed restore, and before the settle period). */
 async function restoreEverything(system: ChaosSystem): Promise<void> {
   for (const node of system.nats.downNodes()) await system.nats.restartNode(node).catch(() => undefined);
-  if (system.projectors().length === 0) await system.start('projector');
+  while (system.projectors().length < system.projectorTarget) await system.start('projector');
   for (const role of ['gateway', 'rpc-backend', 'esp32-emulator'] as Role[]) if (!system.process(role)?.running) await system.start(role);
 }

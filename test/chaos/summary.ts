@@ -58,7 +58,7 @@ export function formatReport(r: ChaosReport): string {
   out.push('', 'Checks');
   out.push(table(['check', 'seen', 'expected', 'ok'], rows.map(([a, b, c, ok]) => [a, b, c, ok ? 'ok' : 'FAIL'])));
   for (const e of rec.outOfOrderExamples) out.push(`  out of order (no loss, no duplicate; projections are version-guarded): ${e}`);
-  out.push(`  flows by status: ${Object.entries(r.flows.byStatus).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.push(`  flows by status: ${Object.entries(r.flows.byStatus).map(([k, v]) => `${k} ${v}`).join(', ')}; failed by code: ${Object.entries(r.flows.failedByCode).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   out.push(`  projections: ${r.projections.buckets.map((b) => `${b.bucket} ${b.projected}${b.differing ? ` (${b.differing} differ)` : ''}`).join(', ')}`);
   out.push('', r.problems.length === 0 ? 'RESULT: ok — every check passed' : `RESULT: FAIL — ${r.problems.length} problem(s):\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
   return out.join('\n');
