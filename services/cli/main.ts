@@ -5,6 +5,7 @@ import { ConfigError, loadRuntimeConfig } from './config.ts';
 import { ConfigFileError } from '../config/lifelineConfig.ts';
 import { NatsNotRunningError } from './natsEndpoint.ts';
 import { parseRunRequest, RUN_HELP, runService, runServiceHelp, RunUsageError } from './run.ts';
+import { CONFIG_HELP, runConfig } from './configCommand.ts';
 import { runReplay } from './replay.ts';
 import { runStatus } from './status.ts';
 import { runUp } from './up.ts';
@@ -21,6 +22,7 @@ commands:
   watch [subject]        print transitions one line each (default subject: conn.>); --json for raw records
   status                 every actor's state from the actors projection; --json
   replay                 wipe the projections and rebuild them from the event log
+  config                 check the configuration file and env; print them resolved (--schema: its JSON Schema)
   sim [options]          device simulator (lifeline sim --help)
   publish [options]      telemetry publisher: --session S --source FILE|sim (lifeline publish --help)
 
@@ -47,6 +49,7 @@ const COMMAND_HELP: Record<string, string> = {
   watch: 'usage: lifeline watch [subject] [--json]\n  e.g. lifeline watch "conn.*.*.failed"\n',
   status: 'usage: lifeline status [--json]\n',
   replay: 'usage: lifeline replay [--data-dir DIR]\n',
+  config: CONFIG_HELP,
 };
 
 const inspectPortSchema = z.coerce.number().int().min(1).max(65_535);
@@ -102,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
         inspect: { type: 'boolean' },
         'inspect-port': { type: 'string' },
         all: { type: 'boolean' },
+        schema: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -141,6 +145,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runStatus(config, values.json ?? false);
       case 'replay':
         return await runReplay(config);
+      case 'config':
+        return runConfig(config, { schema: values.schema ?? false });
     }
     return 2;
   } catch (err) {
