@@ -41,10 +41,11 @@ export async function startStandbyProjector(options: StandbyProjectorOptions): P
   let leaseStarted!: () => void;
   /** Role changes run in order, the first once `lease` below is assigned. */
   let transitions = new Promise<void>((resolve) => (leaseStarted = resolve));
+  let stopping = false;
   const lastStats: ProjectorStats = { applied: 0, rejected: 0, batches: 0, writeFailures: 0 };
 
   async function activate(): Promise<void> {
-    if (active || lease.role() !== 'active') return;
+    if (active || stopping || lease.role() !== 'active') return;
     const outbox = createOutbox({ js: jetstream(nc), isConnected: () => !nc.isClosed(), logger: componentLogger('outbox', { service: 'projector' }) });
     try {
       const projector = await startProjector({ ...options.projector, nc, logger: log, fence: () => lease.holds(), takeOver: true });
@@ -69,8 +70,9 @@ export async function startStandbyProjector(options: StandbyProjectorOptions): P
     const { projector, watcher, outbox } = active;
     active = null;
     Object.assign(lastStats, projector.stats());
-    await watcher.stop();
+    // consuming stops first: a deposed projector must pull nothing more from the durables
     await projector.stop().catch((err: Error) => log.warn({ err: err.message }, 'projector stop failed'));
+    await watcher.stop();
     await Promise.race([outbox.flush(), new Promise((r) => setTimeout(r, 2_000))]);
     await outbox.close();
   }
@@ -98,8 +100,11 @@ export async function startStandbyProjector(options: StandbyProjectorOptions): P
     stats: () => (active ? active.projector.stats() : { ...lastStats }),
     stop: async () => {
       clearInterval(heartbeat);
-      await lease.stop();
+      stopping = true;
+      // still holding the lease while it stops, so what it applied is acked; then released
       transitions = transitions.then(deactivate);
+      await transitions;
+      await lease.stop();
       await transitions;
     },
   };

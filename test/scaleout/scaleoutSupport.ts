@@ -11,7 +11,7 @@ import { waitFor } from '../support/waitFor.ts';
 export async function expectProjectionsEqualReplay(sys: TestSystem): Promise<void> {
   await waitFor(
     async () => (await consumerCaughtUp(sys.admin.nc, 'CONN', 'projector')) && (await consumerCaughtUp(sys.admin.nc, 'COMMANDS', 'projector')),
-    20_000,
+    30_000,
     'the projector caught up on CONN and COMMANDS',
   );
   const projected = await dumpProjections(sys.admin.nc);
