@@ -151,6 +151,9 @@ export async function startChaosSystem(options: ChaosSystemOptions = {}): Promis
   };
 
   const start = async (role: Role): Promise<ManagedProcess> => {
+    // one process per role (projectors aside): never two gateways of one name on one port
+    const running = role === 'projector' ? undefined : current.get(role);
+    if (running?.running) return running;
     const { proc, ready } = spawnRole(role);
     if (role === 'projector') projectorProcs.push(proc);
     else current.set(role, proc);

@@ -36,11 +36,22 @@ async function hubHealthy(system: ChaosSystem, timeoutMs: number): Promise<void>
   await waitFor(async () => (await fetch(`${system.httpUrl}/healthz`, { signal: AbortSignal.timeout(2_000) })).status === 200, timeoutMs, 'hub /healthz 200');
 }
 
-async function flaskState(system: ChaosSystem): Promise<{ ready: boolean; pid: number | null }> {
+interface FlaskState {
+  ready: boolean;
+  pid: number | null;
+  /** `state`, `last_error.code` as the hub shows them (for a timeout's message). */
+  seen: string;
+}
+
+async function flaskState(system: ChaosSystem): Promise<FlaskState> {
   const res = await fetch(`${system.httpUrl}/api/children/flask`, { signal: AbortSignal.timeout(2_000) });
-  if (res.status !== 200) return { ready: false, pid: null };
-  const body = (await res.json()) as { ready?: boolean; pid?: number | null };
-  return { ready: body.ready === true, pid: typeof body.pid === 'number' ? body.pid : null };
+  if (res.status !== 200) return { ready: false, pid: null, seen: `HTTP ${res.status}` };
+  const body = (await res.json()) as { ready?: boolean; pid?: number | null; state?: string; last_error?: { code?: string } | null };
+  return {
+    ready: body.ready === true,
+    pid: typeof body.pid === 'number' ? body.pid : null,
+    seen: `${body.state ?? '?'} pid ${body.pid ?? '-'}${body.last_error?.code ? ` ${body.last_error.code}` : ''}`,
+  };
 }
 
 /** Runs one fault: inject, hold for `holdMs`, restore, wait until healthy. */
@@ -91,10 +102,14 @@ export async function runFault(system: ChaosSystem, fault: FaultName, rng: Chaos
       break;
     }
     case 'flask-child': {
+      let seen = '';
       const before = await waitFor(async () => {
         const s = await flaskState(system);
+        seen = s.seen;
         return s.ready && s.pid !== null ? s : undefined;
-      }, 30_000, 'flask ready with a pid');
+      }, 30_000, 'flask ready with a pid').catch((err: Error) => {
+        throw new Error(`${err.message} (last seen: ${seen})`);
+      });
       target = `flask pid ${before.pid}`;
       try {
         process.kill(before.pid!, 'SIGKILL');
@@ -105,8 +120,11 @@ export async function runFault(system: ChaosSystem, fault: FaultName, rng: Chaos
       restoredAt = Date.now();
       await waitFor(async () => {
         const s = await flaskState(system);
+        seen = s.seen;
         return s.ready && s.pid !== before.pid;
-      }, 30_000, 'flask restarted by its supervisor');
+      }, 45_000, 'flask restarted by its supervisor').catch((err: Error) => {
+        throw new Error(`${err.message} (last seen: ${seen})`);
+      });
       break;
     }
   }

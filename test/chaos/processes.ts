@@ -36,6 +36,14 @@ export interface ManagedProcess {
 export class ProcessLedger {
   readonly exits: ProcessExit[] = [];
   private readonly live = new Set<ManagedProcess>();
+  /** One exit hook for every process of the ledger: none outlives this one. */
+  private readonly killOnExit = (): void => {
+    for (const p of this.live) p.child.kill('SIGKILL');
+  };
+
+  constructor() {
+    process.once('exit', this.killOnExit);
+  }
 
   /** `lifeline <args>` (bin/lifeline.js), JSON logs at warn. */
   lifeline(role: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
@@ -58,6 +66,7 @@ export class ProcessLedger {
   /** SIGKILLs whatever still runs (teardown). */
   async killAll(): Promise<void> {
     await Promise.all([...this.live].map((p) => p.kill('SIGKILL')));
+    process.off('exit', this.killOnExit);
   }
 
   private spawn(role: string, command: string, args: string[], env: NodeJS.ProcessEnv): ManagedProcess {
@@ -71,11 +80,8 @@ export class ProcessLedger {
     child.stderr!.on('data', append);
     child.stdin!.on('error', () => {});
     let expected = false;
-    const killOnExit = (): void => void child.kill('SIGKILL');
-    process.once('exit', killOnExit);
     const exited = new Promise<ProcessExit>((resolve) =>
       child.once('exit', (code, signal) => {
-        process.off('exit', killOnExit);
         const exit: ProcessExit = { role, pid: child.pid ?? -1, code, signal, expected, tail: out.split('\n').slice(-15).join('\n') };
         this.exits.push(exit);
         this.live.delete(managed);
