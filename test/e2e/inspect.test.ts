@@ -76,7 +76,7 @@ describe('lifeline up --inspect', () => {
     });
 
     // the URL it prints, as soon as it prints it: connect before the actors start
-    await proc.waitForOutput('Stately inspector:', 20_000);
+    await proc.waitForOutput('Stately inspector:', 60_000);
     const printed = /Stately inspector: (http:\/\/\S+)/.exec(proc.output())?.[1];
     expect(printed).toBe(`http://localhost:${inspect}`);
     const messages: InspectionMessage[] = [];
@@ -87,13 +87,13 @@ describe('lifeline up --inspect', () => {
           ws.once('open', () => resolve(ws));
           ws.once('error', () => resolve(false));
         }),
-      15_000,
+      30_000,
       'the inspector server to accept a WebSocket',
     );
     sockets.push(inspector);
     inspector.on('message', (data) => messages.push(JSON.parse(data.toString()) as InspectionMessage));
 
-    await proc.waitForOutput('Lifeline is up', 45_000);
+    await proc.waitForOutput('Lifeline is up', 90_000);
 
     // the bridge page the printed URL serves embeds the hosted inspector (hence: needs internet)
     const page = await (await fetch(printed!)).text();
@@ -108,7 +108,7 @@ describe('lifeline up --inspect', () => {
       if (deviceLines.includes('"ping"')) deviceSocket.write('{"type":"pong"}\n');
     });
     deviceSocket.write('{"type":"hello","device":"inspected","nodes":1}\n');
-    await waitFor(() => deviceLines.includes('"welcome"'), 15_000, 'the gateway to welcome the device');
+    await waitFor(() => deviceLines.includes('"welcome"'), 30_000, 'the gateway to welcome the device');
     const dashboard = new WebSocket(`ws://127.0.0.1:${http}/ws`);
     sockets.push(dashboard);
     await new Promise((resolve, reject) => dashboard.once('open', resolve).once('error', reject));
@@ -117,7 +117,7 @@ describe('lifeline up --inspect', () => {
     const sessionsOf = (name: string): string[] => messages.filter((m) => m.type === '@xstate.actor' && m.name === name).map((m) => m.sessionId);
     await waitFor(
       () => machines.every((name) => sessionsOf(name).some((id) => messages.some((m) => m.type === '@xstate.snapshot' && m.sessionId === id))),
-      30_000,
+      60_000,
       `@xstate.actor and @xstate.snapshot of ${machines.join(', ')}; seen actors: ${[...new Set(messages.filter((m) => m.type === '@xstate.actor').map((m) => m.name))].join(', ')}`,
     );
     for (const name of machines) {
@@ -131,7 +131,7 @@ describe('lifeline up --inspect', () => {
     const pollerSession = sessionsOf('rpcPoller');
     await waitFor(
       () => messages.some((m) => m.type === '@xstate.snapshot' && pollerSession.includes(m.sessionId) && JSON.stringify(m.snapshot?.value).includes('open')),
-      30_000,
+      60_000,
       'an rpcPoller snapshot in state open',
     );
     expect(messages.some((m) => m.type === '@xstate.event')).toBe(true);
@@ -142,5 +142,5 @@ describe('lifeline up --inspect', () => {
     expect(await refused(inspect)).toBe(true);
     expect(await refused(http)).toBe(true);
     expect(await refused(nats)).toBe(true);
-  }, 150_000);
+  }, 300_000);
 });
