@@ -13,7 +13,8 @@ const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
 const machines = new Map<string, MachineJson>();
 const mesh = meshNodesPanel($('panel-mesh'), (link) => overview.actors.get(`link:${link}`)?.state);
-const overview = overviewPanel(machines, () => mesh.refresh());
+// the mesh panel shows each link's state: redrawn when a link actor changes
+const overview = overviewPanel(machines, (kind) => kind === 'link' && mesh.refresh());
 const flows = flowsPanel($('panel-flows'));
 const rpc = rpcPanel($('panel-rpc'));
 const children = childrenPanel($('panel-children'));

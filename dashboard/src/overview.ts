@@ -27,7 +27,7 @@ function mergeError(previous: ErrorInfo | undefined, next: ErrorInfo | undefined
  * troubleshooting steps) and, for a selected actor, its live statechart and recent
  * transitions. `actor` topic + GET /api/actors and /api/actor-errors.
  */
-export function overviewPanel(machines: Map<string, MachineJson>, onChange: () => void) {
+export function overviewPanel(machines: Map<string, MachineJson>, onChange: (kind: string) => void) {
   const actors = new Map<string, Actor>();
   const history = new Map<string, Transition[]>();
   let selected: string | null = null;
@@ -136,7 +136,7 @@ export function overviewPanel(machines: Map<string, MachineJson>, onChange: () =
         if (a && a.state === e.state) actors.set(keyOf(e), { ...a, error: mergeError(e.error, a.error) ?? e.error });
       }
       render();
-      onChange();
+      KINDS.forEach(onChange);
     },
     onFrame(frame) {
       if (frame.type !== 'actor') return;
@@ -145,7 +145,7 @@ export function overviewPanel(machines: Map<string, MachineJson>, onChange: () =
       if (!a?.success) return;
       record(a.data);
       render();
-      onChange();
+      onChange(a.data.kind);
     },
   };
   return panel;
