@@ -38,7 +38,9 @@ export interface LeaderLease {
  * compare-and-set on the entry's revision. The holder renews every quarter of the TTL;
  * a standby polls as often and takes over (update at the revision it saw) when that
  * revision has not advanced for the holder's TTL on the standby's own clock; an absent or
- * deleted key is taken at once. No clock of another host is read.
+ * deleted key, one naming this process (its own lease lapsed, and nobody took it), or one
+ * naming a process of this host that no longer exists is taken at once. No clock of
+ * another host is read.
  */
 export async function startLeaderLease(options: LeaderLeaseOptions): Promise<LeaderLease> {
   const ttlMs = options.ttlMs ?? DEFAULT_PROJECTOR_LEASE_TTL_MS;
@@ -91,7 +93,9 @@ export async function startLeaderLease(options: LeaderLeaseOptions): Promise<Lea
       if (!seen || seen.revision !== entry.revision) seen = { revision: entry.revision, at: now };
       const leader = projectorLeaderSchema.safeParse(entry.json());
       const leaderTtl = leader.success ? leader.data.ttl_ms : ttlMs;
-      if (now - seen.at >= leaderTtl || (leader.success && holderIsDeadHere(leader.data.holder))) expected = entry.revision;
+      // still ours (we lapsed, e.g. NATS was unreachable, and nobody took it): nobody else was active
+      const ours = leader.success && leader.data.holder === holder;
+      if (ours || now - seen.at >= leaderTtl || (leader.success && holderIsDeadHere(leader.data.holder))) expected = entry.revision;
     }
     if (expected === null) return;
     const sentAt = Date.now();

@@ -9,9 +9,11 @@ const processes: LifelineProcess[] = [];
 const devices: SimDevice[] = [];
 
 function startGateway(): LifelineProcess {
+  // a lease far longer than the restart, however slow the machine: this test is about the restart
+  // (GATEWAY_RESTARTED); an expired lease (GATEWAY_LEASE_EXPIRED) is test/scaleout's
   const p = spawnLifeline([
     'run', 'device-gateway', '--nats-url', sys.nats.url, '--data-dir', sys.dataDir, '--device-port', String(sys.devicePort),
-  ]);
+  ], { LIFELINE_GATEWAY_LEASE_TTL_MS: '120000' });
   processes.push(p);
   return p;
 }
