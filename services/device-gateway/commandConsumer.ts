@@ -16,6 +16,7 @@ import { STREAMS, subjects } from '../bus/subjects.ts';
 import type { Logger } from '../log/logger.ts';
 import { publishRejection } from './commandRejection.ts';
 import type { DeviceRegistry } from './deviceRegistry.ts';
+import { FAILOVER_CONSUME_OPTIONS } from '../bus/consumeOptions.ts';
 
 export interface CommandConsumerOptions {
   nc: NatsConnection;
@@ -135,7 +136,7 @@ export async function startCommandConsumer(options: CommandConsumerOptions): Pro
     );
   }
 
-  const messages: ConsumerMessages = await consumer.consume({ callback: handle, max_messages: 1_000 });
+  const messages: ConsumerMessages = await consumer.consume({ callback: handle, max_messages: 1_000, ...FAILOVER_CONSUME_OPTIONS });
   return {
     stop: async () => {
       await messages.close();

@@ -19,6 +19,7 @@ import { projectMessage } from './projectMessage.ts';
 import { createProjectionStore, type Change, type StagedBatch } from './projectionStore.ts';
 import type { Effect } from './effects.ts';
 import type { Notice } from './reducers/telemetryMessage.ts';
+import { FAILOVER_CONSUME_OPTIONS } from '../bus/consumeOptions.ts';
 
 export interface ProjectorOptions {
   nc: NatsConnection;
@@ -117,6 +118,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     subscriptions.push(
       await consumer.consume({
         max_messages: 5_000,
+        ...FAILOVER_CONSUME_OPTIONS,
         callback: (msg) => {
           inbox.push(msg);
           wake?.();
