@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSimDevice, type SimDevice } from '../../infra/device-sim/index.ts';
+import { jetstream } from '@nats-io/jetstream';
 import { freePorts } from '../../infra/nats/index.ts';
+import type { AcceptedCommand } from '../../services/bus/schemas/commands.ts';
+import { subjects } from '../../services/bus/subjects.ts';
+import { newCommandId } from '../../services/hub/commandIntake.ts';
 import { spawnLifeline, type LifelineProcess } from '../support/lifelineProcess.ts';
 import { flowStatus, getJson, postCommand, startTestSystem, type TestSystem } from '../support/testSystem.ts';
 import { waitFor } from '../support/waitFor.ts';
@@ -112,6 +116,20 @@ describe('several gateways', () => {
     // a command to a device of the dead gateway is now refused at once
     expect((await postCommand(sys, lost[0]!.id, { node_id: 'lost-after', command: 'run' })).status).toBe(404);
     process.stdout.write(`[scale-out] flows of the SIGKILLed gateway failed ${failedWithin} ms after the kill (lease TTL ${LEASE_TTL_MS} ms)\n`);
+
+    // a command the intake routed to gw-a just before it learnt the device was gone (as the
+    // hub publishes it): gw-a will never take it, the projector rejects it from gw-a's durable
+    const straggler: AcceptedCommand = {
+      command_id: newCommandId(),
+      device_id: lost[0]!.id,
+      node_id: 'lost-straggler',
+      command: 'run',
+      params: {},
+      accepted_at: new Date().toISOString(),
+    };
+    await jetstream(sys.admin.nc).publish(subjects.routedCommand('gw-a', straggler.device_id), JSON.stringify(straggler), { msgID: straggler.command_id });
+    await waitFor(async () => (await flowStatus(sys, 'lost-straggler')) === 'failed', 20_000, 'the straggler rejected by the projector');
+    expect((await getJson(sys, '/api/flows/lost-straggler')).body.error.code).toBe('GATEWAY_LEASE_EXPIRED');
 
     await expectProjectionsEqualReplay(sys);
   }, 120_000);
