@@ -80,7 +80,11 @@ function edgesOf(root: StateNodeJson): EdgeInfo[] {
   return [...edges.values()];
 }
 
-/** The ELK graph: one node per state (compound states hold their children), every edge at the root. */
+/**
+ * The ELK graph: one node per state (compound and parallel states hold their children; the
+ * regions of a parallel state, not connected to each other, come out stacked in its dashed
+ * box), every edge at the root.
+ */
 function elkGraph(root: StateNodeJson, edges: EdgeInfo[]): ElkNode {
   const node = (n: StateNodeJson): ElkNode => {
     const children = Object.values(n.states);
@@ -91,8 +95,6 @@ function elkGraph(root: StateNodeJson, edges: EdgeInfo[]): ElkNode {
         'elk.padding': `[top=${headerHeight(n) + 8},left=14,bottom=14,right=14]`,
         'elk.nodeSize.constraints': 'MINIMUM_SIZE',
         'elk.nodeSize.minimum': `(${minWidth(n)}, ${headerHeight(n) + 20})`,
-        // regions of a parallel state side by side, as statecharts draw them
-        ...(n.type === 'parallel' ? { 'elk.direction': 'DOWN' } : {}),
       },
       children: children.map(node),
     };
