@@ -244,10 +244,11 @@ async function runOn(system: ChaosSystem, rng: ChaosRandom, options: ChaosOption
   }, 10_000, 'hub outbox counters');
   const settleMs = Date.now() - settleStart;
 
-  const records = checkRecords(await readAllRecords(system.admin.nc), [...producedByConnections(connections), hub]);
-  const flows = checkFlows(await kvEntries(system.admin.nc, 'flows'), load.accepted);
-  const projections = await checkProjections(system.admin.nc);
-  const telemetry = await checkTelemetry(system.admin.nc, connections);
+  // each read of the log and the buckets is retried: a JetStream API call may time out on a busy cluster
+  const records = checkRecords(await retried(() => readAllRecords(system.admin.nc)), [...producedByConnections(connections), hub]);
+  const flows = checkFlows(await retried(() => kvEntries(system.admin.nc, 'flows')), load.accepted);
+  const projections = await retried(() => checkProjections(system.admin.nc));
+  const telemetry = await retried(() => checkTelemetry(system.admin.nc, connections));
   const crashes = system.ledger.crashes();
   const natsRunning = system.nats.downNodes().length === 0;
   const fuzz = [...tallies.values()];
@@ -282,6 +283,17 @@ async function runOn(system: ChaosSystem, rng: ChaosRandom, options: ChaosOption
     natsRunning,
     problems,
   };
+}
+
+async function retried<T>(read: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(1_000 * i);
+    }
+  }
 }
 
 /** Starts whatever part is down (after a failed restore, and before the settle period). */
