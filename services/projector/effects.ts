@@ -17,10 +17,12 @@ export type Effect =
    */
   | { op: 'put'; bucket: string; key: string; value: Record<string, unknown>; version: Version; fence?: { bucket: string; key: string } }
   /**
-   * Delete unless the stored value belongs to a newer incarnation; with `onlyIncarnation`,
-   * only if the stored value belongs to exactly that incarnation (no clock comparison).
+   * Delete unless the stored value belongs to a newer incarnation, or `fence` lists the
+   * version's incarnation as ended (its end was recorded already: a late record of it
+   * touches nothing); with `onlyIncarnation`, only if the stored value belongs to exactly
+   * that incarnation (no clock comparison).
    */
-  | { op: 'delete'; bucket: string; key: string; version: Version; onlyIncarnation?: string }
+  | { op: 'delete'; bucket: string; key: string; version: Version; onlyIncarnation?: string; fence?: { bucket: string; key: string } }
   /** Adds `incarnation` to the ended incarnations of `id` (a set: order and repeats never matter). */
   | { op: 'endIncarnation'; bucket: string; key: string; id: string; incarnation: string }
   /** The `actors` entry: a put that keeps `since` while the state stays the same. */

@@ -59,7 +59,7 @@ const MAX_CAS_RETRIES = 5;
 function keysRead(effects: Effect[]): Array<{ bucket: string; key: string }> {
   const keys: Array<{ bucket: string; key: string }> = [];
   for (const e of effects) {
-    if (e.op === 'put' && e.fence) keys.push(e.fence);
+    if ((e.op === 'put' || e.op === 'delete') && e.fence) keys.push(e.fence);
     keys.push(e);
   }
   return keys;
@@ -120,6 +120,7 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       }
       case 'delete': {
         const stored = versionOf(current);
+        if (effect.fence && isEnded(valueAt(effect.fence.bucket, effect.fence.key), effect.version.incarnation)) return current;
         if (effect.onlyIncarnation !== undefined) return stored && stored.incarnation !== effect.onlyIncarnation ? current : null;
         return stored && stored.incarnation > effect.version.incarnation ? current : null;
       }

@@ -47,8 +47,9 @@ export async function startStandbyProjector(options: StandbyProjectorOptions): P
   async function activate(): Promise<void> {
     if (active || stopping || lease.role() !== 'active') return;
     const outbox = createOutbox({ js: jetstream(nc), isConnected: () => !nc.isClosed(), logger: componentLogger('outbox', { service: 'projector' }) });
+    let projector: Projector | undefined;
     try {
-      const projector = await startProjector({ ...options.projector, nc, logger: log, fence: () => lease.holds(), takeOver: true });
+      projector = await startProjector({ ...options.projector, nc, logger: log, fence: () => lease.holds(), takeOver: true });
       const watcher = await startGatewayLeaseWatcher({
         nc,
         backend: createKvBackend(nc),
@@ -60,6 +61,7 @@ export async function startStandbyProjector(options: StandbyProjectorOptions): P
       active = { projector, watcher, outbox };
     } catch (err) {
       log.error({ err: (err as Error).message }, 'could not start consuming as the active projector; retrying');
+      await projector?.stop().catch(() => {});
       await outbox.close();
       setTimeout(() => (transitions = transitions.then(activate)), 1_000).unref();
     }

@@ -83,3 +83,15 @@ describe('device end records fence the incarnation they end', () => {
     expect(Object.keys(dump.device_state!)).toHaveLength(1);
   });
 });
+
+describe('a late terminal record of an ended incarnation', () => {
+  it('deletes nothing: the device, reconnected meanwhile under any incarnation id, stays listed', async () => {
+    const old = 'mmmm-000001';
+    const entry = Object.values((await project([deviceRecord(old, 1, 'idle')])).devices!)[0] as DeviceEntry;
+    const end = await endRecordFor(entry);
+    // a newer connection whose incarnation id sorts before the old one (another host's clock)
+    const dump = await project([deviceRecord(old, 1, 'idle'), end, deviceRecord('aaaa-000002', 1, 'idle'), deviceRecord(old, 2, 'closed')]);
+    expect(Object.values(dump.devices!).map((d) => (d as DeviceEntry).incarnation)).toEqual(['aaaa-000002']);
+    expect(Object.keys(dump.device_state!)).toHaveLength(1);
+  });
+});

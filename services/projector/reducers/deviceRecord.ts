@@ -100,10 +100,11 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
     return { ok: true, effects };
   }
 
+  const fence = { bucket: BUCKETS.deviceEnds, key: deviceKey(ctx.device_id) };
   if (ended) {
-    effects.push({ op: 'delete', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), version });
+    effects.push({ op: 'delete', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), version, fence });
     for (let instance = 1; instance <= ctx.nodes; instance++) {
-      effects.push({ op: 'delete', bucket: BUCKETS.deviceState, key: deviceStateKey(ctx.device_id, instance), version });
+      effects.push({ op: 'delete', bucket: BUCKETS.deviceState, key: deviceStateKey(ctx.device_id, instance), version, fence });
     }
     return { ok: true, effects };
   }
@@ -117,7 +118,6 @@ export function projectDeviceRecord(record: TransitionRecord): { ok: true; effec
     incarnation: record.incarnation,
     connected_at: ctx.connected_at,
   };
-  const fence = { bucket: BUCKETS.deviceEnds, key: deviceKey(ctx.device_id) };
   effects.push({ op: 'put', bucket: BUCKETS.devices, key: deviceKey(ctx.device_id), value: device, version, fence });
   for (const [instanceText, state] of Object.entries(ctx.instances)) {
     const instance = Number(instanceText);
