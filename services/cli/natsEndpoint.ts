@@ -5,7 +5,7 @@ import { loadOrCreateCredentials, type Credentials, type ServiceUser } from '../
 import { connectBus, type Bus } from '../bus/connection.ts';
 import { formatIssues } from '../bus/schemas/parse.ts';
 import { natsUrlSchema } from '../bus/serverList.ts';
-import type { RuntimeConfig } from './config.ts';
+import { ConfigError, type RuntimeConfig } from './config.ts';
 
 const SERVER_FILE = 'server.json';
 const serverFileSchema = z.object({ url: z.string(), wsUrl: z.string(), monitorUrl: z.string(), pid: z.number() });
@@ -22,9 +22,8 @@ export class NatsNotRunningError extends Error {
   readonly code = 'NATS_NOT_RUNNING';
 }
 
-export class NatsUrlError extends Error {
-  readonly code = 'INVALID_CONFIG';
-}
+/** A ConfigError (code INVALID_CONFIG): `lifeline` prints its code and message, no stack, and exits 1. */
+export class NatsUrlError extends ConfigError {}
 
 /** NATS_URL (or --nats-url): one server or a comma-separated list; anything else is a NatsUrlError. */
 export function checkNatsUrl(url: string): string {
