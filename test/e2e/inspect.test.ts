@@ -12,10 +12,10 @@ import { waitFor } from '../support/waitFor.ts';
 /**
  * `lifeline up --inspect`, a real process on free ports with a temporary data directory:
  * a WebSocket client connected to the inspector server it prints — as the Stately
- * inspector's bridge page does — receives `@xstate.actor` registrations and
- * `@xstate.snapshot`s of the actors `up` hosts (the nats-server supervisor, an RPC poller,
- * an ESP32 link, a device, a dashboard's `client`); SIGINT then leaves no process and
- * closes the inspector's port.
+ * inspector's bridge page does, and only once the system is up, as a browser would —
+ * receives `@xstate.actor` registrations and `@xstate.snapshot`s of the actors `up` hosts
+ * (the nats-server supervisor, an RPC poller, an ESP32 link, a device, a dashboard's
+ * `client`); SIGINT then leaves no process and closes the inspector's port.
  */
 const dataDir = mkdtempSync(join(tmpdir(), 'lifeline-inspect-'));
 let proc: LifelineProcess | undefined;
@@ -60,8 +60,8 @@ describe('lifeline up --inspect', () => {
     writeFileSync(
       configFile,
       JSON.stringify({
-        pollers: [{ name: 'backend', url: `http://127.0.0.1:${rpcClosed}/rpc`, intervalMs: 500, callTimeoutMs: 400, slowCallMs: 300 }],
-        links: [{ name: 'radio', port: radioClosed, backoffMaxMs: 500 }],
+        pollers: [{ name: 'backend', url: `http://127.0.0.1:${rpcClosed}/rpc`, intervalMs: 500, callTimeoutMs: 400, slowCallMs: 300, openDurationMs: 1_000, probeIntervalMs: 500 }],
+        links: [{ name: 'radio', port: radioClosed, backoffMaxMs: 500, slowRetryIntervalMs: 1_000 }],
       }),
     );
     proc = spawnLifeline(['up', '--inspect', '--config', configFile], {
@@ -75,10 +75,17 @@ describe('lifeline up --inspect', () => {
       NATS_URL: '',
     });
 
-    // the URL it prints, as soon as it prints it: connect before the actors start
-    await proc.waitForOutput('Stately inspector:', 60_000);
+    await proc.waitForOutput('Lifeline is up', 90_000);
     const printed = /Stately inspector: (http:\/\/\S+)/.exec(proc.output())?.[1];
     expect(printed).toBe(`http://localhost:${inspect}`);
+
+    // the bridge page the printed URL serves embeds the hosted inspector (hence: needs internet)
+    const page = await (await fetch(printed!)).text();
+    expect(page).toContain('https://stately.ai/inspect');
+
+    // connect once everything runs, as a browser opening the printed URL later would: the
+    // actors started before (the nats-server supervisor, the poller, the link) are
+    // announced again, so they are seen all the same
     const messages: InspectionMessage[] = [];
     const inspector = await waitFor(
       () =>
@@ -92,12 +99,6 @@ describe('lifeline up --inspect', () => {
     );
     sockets.push(inspector);
     inspector.on('message', (data) => messages.push(JSON.parse(data.toString()) as InspectionMessage));
-
-    await proc.waitForOutput('Lifeline is up', 90_000);
-
-    // the bridge page the printed URL serves embeds the hosted inspector (hence: needs internet)
-    const page = await (await fetch(printed!)).text();
-    expect(page).toContain('https://stately.ai/inspect');
 
     // a device and a dashboard make the other kinds appear
     const deviceSocket: Socket = connect({ host: '127.0.0.1', port: device });
@@ -135,6 +136,20 @@ describe('lifeline up --inspect', () => {
       'an rpcPoller snapshot in state open',
     );
     expect(messages.some((m) => m.type === '@xstate.event')).toBe(true);
+
+    // a client connecting after the server's 200-message replay buffer has turned over
+    // still sees every running machine: live actors are announced again every few seconds
+    const before = messages.length;
+    await waitFor(() => messages.length - before > 250, 90_000, 'the replay buffer to turn over (250 more messages)');
+    const late: InspectionMessage[] = [];
+    const lateClient = new WebSocket(printed!.replace(/^http/, 'ws'));
+    sockets.push(lateClient);
+    lateClient.on('message', (data) => late.push(JSON.parse(data.toString()) as InspectionMessage));
+    await waitFor(
+      () => machines.every((name) => late.some((m) => m.type === '@xstate.actor' && m.name === name)),
+      30_000,
+      `every machine announced to a late client; it saw: ${[...new Set(late.filter((m) => m.type === '@xstate.actor').map((m) => m.name))].join(', ')}`,
+    );
 
     for (const s of sockets.splice(0)) s.close();
     expect(await proc.kill('SIGINT')).toBe(0);
