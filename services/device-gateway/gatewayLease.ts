@@ -1,11 +1,10 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { gatewayLeaseSchema, type GatewayLease } from '../bus/schemas/leases.ts';
+import { DEFAULT_GATEWAY_LEASE_TTL_MS, gatewayLeaseSchema, type GatewayLease } from '../bus/schemas/leases.ts';
 import { BUCKETS } from '../bus/subjects.ts';
 import type { Logger } from '../log/logger.ts';
 import { newIncarnation } from '../runtime/incarnation.ts';
 
-export const DEFAULT_GATEWAY_LEASE_TTL_MS = 10_000;
 
 export interface GatewayLeaseOptions {
   nc: NatsConnection;

@@ -1,4 +1,4 @@
-import { Kvm } from '@nats-io/kv';
+import { Kvm, KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log/logger.ts';
 
@@ -11,10 +11,18 @@ export interface BucketMirror<T> {
   stop(): void;
 }
 
+/** How often a mirror compares the bucket's last revision with the last one its watch delivered. */
+const STALL_CHECK_MS = 2_000;
+
 /**
  * An in-memory copy of one KV bucket, kept current by a KV watch; lists are answered
  * from it instead of reading every key per request. The watch is re-established when
- * it ends (e.g. the bucket was recreated by `lifeline replay`).
+ * it ends (e.g. the bucket was recreated by `lifeline replay`). A watch can also stall
+ * without ending: its ordered consumer lived on a cluster node that died, and the client
+ * notices only after missed heartbeats (over a minute in the cluster failover test). So
+ * every STALL_CHECK_MS the mirror compares the bucket's last revision with the last one
+ * delivered; behind, with no progress since the previous check, it restarts the watch
+ * from the revision after the last one it has (nothing is reloaded or missed).
  */
 export function mirrorBucket<T>(
   nc: NatsConnection,
@@ -27,15 +35,25 @@ export function mirrorBucket<T>(
   const entries = new Map<string, T>();
   let stopped = false;
   let current: { stop(): void } | undefined;
+  /** The revision of the last entry the watch delivered (0: none yet). */
+  let lastRevision = 0;
+  /** Set when the watch is restarted because it stalled: resume after lastRevision. */
+  let resume = false;
 
   void (async () => {
     while (!stopped) {
       try {
         const kv = await new Kvm(nc).open(bucket);
-        const watch = await kv.watch();
+        const resuming = resume && lastRevision > 0;
+        resume = false;
+        const watch = await kv.watch(resuming ? { include: KvWatchInclude.AllHistory, resumeFromRevision: lastRevision + 1 } : {});
         current = watch;
-        entries.clear();
+        if (!resuming) {
+          entries.clear();
+          lastRevision = 0;
+        }
         for await (const e of watch) {
+          lastRevision = Math.max(lastRevision, e.revision);
           if (e.operation === 'PUT') {
             const value = parse(e.json());
             if (value !== undefined) {
@@ -50,9 +68,24 @@ export function mirrorBucket<T>(
       } catch (err) {
         if (!stopped) log.warn({ bucket, err: (err as Error).message }, 'bucket watch failed; retrying');
       }
-      if (!stopped) await new Promise((r) => setTimeout(r, 500));
+      if (!stopped && !resume) await new Promise((r) => setTimeout(r, 500));
     }
   })();
+
+  let seenAtLastCheck = -1;
+  const stallCheck = setInterval(() => {
+    if (nc.isClosed() || !current) return;
+    void (async () => {
+      const last = (await (await new Kvm(nc).open(bucket)).status()).streamInfo.state.last_seq;
+      const stalled = last > lastRevision && lastRevision === seenAtLastCheck;
+      seenAtLastCheck = lastRevision;
+      if (!stalled || stopped) return;
+      log.warn({ bucket, delivered: lastRevision, last }, 'bucket watch stalled behind the bucket; resuming it from the last revision delivered');
+      resume = true;
+      current?.stop();
+    })().catch(() => undefined);
+  }, STALL_CHECK_MS);
+  stallCheck.unref();
 
   return {
     get: (key) => entries.get(key),
@@ -61,6 +94,7 @@ export function mirrorBucket<T>(
     set: (key, value) => (value === null ? entries.delete(key) : entries.set(key, value)),
     stop: () => {
       stopped = true;
+      clearInterval(stallCheck);
       current?.stop();
     },
   };

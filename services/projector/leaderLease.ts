@@ -1,12 +1,10 @@
 import { hostname } from 'node:os';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { PROJECTOR_LEADER_KEY, projectorLeaderSchema, type ProjectorLeader } from '../bus/schemas/leases.ts';
+import { DEFAULT_PROJECTOR_LEASE_TTL_MS, PROJECTOR_LEADER_KEY, projectorLeaderSchema, type ProjectorLeader } from '../bus/schemas/leases.ts';
 import { BUCKETS } from '../bus/subjects.ts';
 import type { Logger } from '../log/logger.ts';
 import { newIncarnation } from '../runtime/incarnation.ts';
-
-export const DEFAULT_PROJECTOR_LEASE_TTL_MS = 5_000;
 
 export type ProjectorRole = 'active' | 'standby';
 

@@ -44,13 +44,20 @@ export const projectorHeartbeatSchema = z.object({
   holder: z.string().optional(),
 });
 
+export const DEFAULT_GATEWAY_LEASE_TTL_MS = 10_000;
+/**
+ * Longer than a JetStream stream-leader election after a cluster node dies (4.4–6.6 s
+ * measured, docs/cluster.md), so a node's death does not depose a healthy projector.
+ */
+export const DEFAULT_PROJECTOR_LEASE_TTL_MS = 15_000;
+
 /**
  * Lease timings from the environment (ms): LIFELINE_GATEWAY_LEASE_TTL_MS (default 10 s)
- * and LIFELINE_PROJECTOR_LEASE_TTL_MS (default 5 s). See docs/scale-out.md.
+ * and LIFELINE_PROJECTOR_LEASE_TTL_MS (default 15 s). See docs/scale-out.md.
  */
 export const leaseSettingsSchema = z.object({
-  gatewayLeaseTtlMs: z.coerce.number().int().min(300).default(10_000),
-  projectorLeaseTtlMs: z.coerce.number().int().min(300).default(5_000),
+  gatewayLeaseTtlMs: z.coerce.number().int().min(300).default(DEFAULT_GATEWAY_LEASE_TTL_MS),
+  projectorLeaseTtlMs: z.coerce.number().int().min(300).default(DEFAULT_PROJECTOR_LEASE_TTL_MS),
 });
 export type LeaseSettings = z.infer<typeof leaseSettingsSchema>;
 
