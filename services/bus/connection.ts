@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { componentLogger, type Logger } from '../log/logger.ts';
 import { natsServerList } from './serverList.ts';
+import './requestCancelPatch.ts';
 
 export interface BusOptions {
   /** One server, a list (a cluster's nodes), or NATS_URL text: a comma-separated list. */

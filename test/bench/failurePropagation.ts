@@ -9,6 +9,7 @@ import { startLifelineService, type ChildHandle } from './lib/children.ts';
 import { cpuTimeMs } from './lib/proc.ts';
 import { startBenchNats } from './lib/nats.ts';
 import { CEILING } from './lib/ceilingKeys.ts';
+import { runIfEntryPoint } from './lib/standalone.ts';
 import type { Benchmark, BenchOptions, BenchOutcome } from './lib/report.ts';
 import { mapBounded, Scope, sleep, waitUntil } from './lib/scope.ts';
 import { distribution, fmt, type Distribution } from './lib/stats.ts';
@@ -276,3 +277,4 @@ async function runFailurePropagation(options: BenchOptions): Promise<BenchOutcom
     for (const p of problems) options.log(`cleanup: ${p}`);
   }
 }
+await runIfEntryPoint(import.meta.url, failurePropagation);

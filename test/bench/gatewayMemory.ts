@@ -6,6 +6,7 @@ import { spawnTsx, startLifelineService } from './lib/children.ts';
 import { startBenchNats } from './lib/nats.ts';
 import { openFds, procMemory } from './lib/proc.ts';
 import { CEILING } from './lib/ceilingKeys.ts';
+import { runIfEntryPoint } from './lib/standalone.ts';
 import type { Benchmark, BenchOptions, BenchOutcome } from './lib/report.ts';
 import { Scope, sleep, waitUntil } from './lib/scope.ts';
 import { median } from './lib/stats.ts';
@@ -106,3 +107,4 @@ async function runGatewayMemory(options: BenchOptions): Promise<BenchOutcome> {
     for (const p of problems) options.log(`cleanup: ${p}`);
   }
 }
+await runIfEntryPoint(import.meta.url, gatewayMemory);

@@ -15,6 +15,7 @@ import { backgroundMeter } from './lib/load.ts';
 import { startBenchNats } from './lib/nats.ts';
 import { cpuTimeMs } from './lib/proc.ts';
 import { CEILING } from './lib/ceilingKeys.ts';
+import { runIfEntryPoint } from './lib/standalone.ts';
 import type { Benchmark, BenchOptions, BenchOutcome } from './lib/report.ts';
 import { Scope, sleep, waitUntil } from './lib/scope.ts';
 
@@ -381,3 +382,4 @@ async function runRecordPipeline(options: BenchOptions): Promise<BenchOutcome> {
     for (const p of problems) options.log(`cleanup: ${p}`);
   }
 }
+await runIfEntryPoint(import.meta.url, recordPipeline);
