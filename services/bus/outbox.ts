@@ -48,16 +48,13 @@ interface Entry {
 }
 
 /**
- * The outbox of DESIGN.md. Records are published to JetStream with
+ * The outbox of DESIGN.md. Records are published to JetStream in order with
  * `Nats-Msg-Id = kind:id:incarnation:seq`, so a retry after a lost ack is dropped by the
- * server as a duplicate. Up to `window` publishes are in flight, but at most one per actor
- * incarnation: a record waits (parked) until the previous record of its actor is stored,
- * so each actor's records are stored in seq order even when a publish fails while later
- * ones are in flight. On any failure (or a disconnect) the pump stops sending, lets every
- * in-flight publish settle, puts each failed record back ahead of its actor's parked ones
- * and retries with backoff. Nothing is dropped silently: overflow compacts the oldest
- * records of an actor into one gap record (event `outbox.gap`) carrying the last dropped
- * state and the dropped count.
+ * server as a duplicate. Up to `window` publishes are in flight; on any failure (or a
+ * disconnect) the pump stops sending, lets every in-flight publish settle, puts the
+ * failures back at the head in their original order and retries with backoff. Nothing
+ * is dropped silently: overflow compacts the oldest records of an actor into one gap
+ * record (event `outbox.gap`) carrying the last dropped state and the dropped count.
  */
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger ?? componentLogger('outbox');
@@ -66,28 +63,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const timeout = options.publishTimeoutMs ?? 3_000;
   const retry = options.retryDelayMs ?? { initial: 100, max: 2_000 };
   const isConnected = options.isConnected ?? (() => true);
-  /** Records taken from the queue but waiting for their actor's publish in flight, at most (plus failures put back). */
-  const maxParked = window * 4;
   const queue: Entry[] = [];
   let head = 0;
   const gaps: GapTracker = createGapTracker();
   const stats: OutboxStats = { enqueued: 0, queued: 0, inFlight: 0, published: 0, dropped: 0, gapRecords: 0, retries: 0 };
   let inFlight = 0;
-  /** Actors with a publish in flight. */
-  const busy = new Set<string>();
-  /** Per actor, the records waiting for its publish in flight, in seq order. */
-  const parked = new Map<string, Entry[]>();
-  let parkedCount = 0;
-  /** Actors with parked records and nothing in flight: they go first. */
-  const ready = new Set<string>();
-  let failures = 0;
+  let failed: Array<{ order: number; entry: Entry }> = [];
+  let sendOrder = 0;
   let retryAttempt = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
   let idleWaiters: Array<() => void> = [];
 
   const pending = (): number => queue.length - head;
-  const actorOf = (r: TransitionRecord): string => `${r.kind}\u0000${r.id}\u0000${r.incarnation}`;
 
   function compact(): void {
     if (head > 1024 && head * 2 > queue.length) {
@@ -128,46 +116,20 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return gaps.takeAny();
   }
 
-  function park(actor: string, entry: Entry, first = false): void {
-    const list = parked.get(actor);
-    if (!list) parked.set(actor, [entry]);
-    else if (first) list.unshift(entry);
-    else list.push(entry);
-    parkedCount += 1;
-  }
-
-  function unpark(actor: string): Entry | undefined {
-    const list = parked.get(actor);
-    const entry = list?.shift();
-    if (!entry) return undefined;
-    parkedCount -= 1;
-    if (list!.length === 0) parked.delete(actor);
-    return entry;
-  }
-
   function pump(): void {
-    if (closed && pending() === 0 && inFlight === 0 && parkedCount === 0) return;
-    if (retryTimer || failures > 0) return;
+    if (closed && pending() === 0 && inFlight === 0) return;
+    if (retryTimer || failed.length > 0) return;
     if (!isConnected()) return;
-    for (const actor of ready) {
-      if (inFlight >= window) break;
-      ready.delete(actor);
-      const entry = unpark(actor);
-      if (entry) send(actor, entry);
-    }
-    while (inFlight < window && parkedCount < maxParked) {
+    while (inFlight < window) {
       const entry = nextEntry();
       if (!entry) break;
-      const actor = actorOf(entry.record);
-      if (busy.has(actor) || parked.has(actor)) park(actor, entry);
-      else send(actor, entry);
+      send(entry, sendOrder++);
     }
     checkIdle();
   }
 
-  function send(actor: string, entry: Entry): void {
+  function send(entry: Entry, order: number): void {
     inFlight += 1;
-    busy.add(actor);
     const record = entry.record;
     const h = headers();
     h.set('Nats-Msg-Id', recordMessageId(record));
@@ -181,26 +143,25 @@ export function createOutbox(options: OutboxOptions): Outbox {
         },
         (err: Error) => {
           stats.lastError = err.message;
-          failures += 1;
-          park(actor, entry, true);
+          failed.push({ order, entry });
         },
       )
       .finally(() => {
         inFlight -= 1;
-        busy.delete(actor);
-        if (parked.has(actor)) ready.add(actor);
-        if (inFlight === 0 && failures > 0) scheduleRetry();
+        if (inFlight === 0 && failed.length > 0) scheduleRetry();
         else pump();
       });
   }
 
   function scheduleRetry(): void {
-    const count = failures;
-    failures = 0;
-    stats.retries += count;
+    failed.sort((a, b) => a.order - b.order);
+    const back = failed.map((f) => f.entry);
+    failed = [];
+    queue.splice(head, 0, ...back);
+    stats.retries += back.length;
     retryAttempt += 1;
     const delay = Math.min(retry.max, retry.initial * 2 ** Math.min(retryAttempt - 1, 10));
-    log.warn({ records: count, attempt: retryAttempt, retryInMs: delay, err: stats.lastError }, 'JetStream publish failed; will retry in order');
+    log.warn({ records: back.length, attempt: retryAttempt, retryInMs: delay, err: stats.lastError }, 'JetStream publish failed; will retry in order');
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       pump();
@@ -208,7 +169,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function checkIdle(): void {
-    if (pending() === 0 && inFlight === 0 && parkedCount === 0 && failures === 0 && !gaps.size()) {
+    if (pending() === 0 && inFlight === 0 && failed.length === 0 && !gaps.size()) {
       if (retryAttempt > 0) log.info({ published: stats.published }, 'outbox drained after retries');
       retryAttempt = 0;
       const waiters = idleWaiters;
@@ -224,7 +185,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         idleWaiters.push(resolve);
         checkIdle();
       }),
-    stats: () => ({ ...stats, queued: pending() + parkedCount + gaps.size(), inFlight }),
+    stats: () => ({ ...stats, queued: pending() + gaps.size(), inFlight }),
     kick: () => {
       if (retryTimer) {
         clearTimeout(retryTimer);
