@@ -5,10 +5,9 @@ import { formatIssues } from '../bus/schemas/parse.ts';
 import { componentLogger } from '../log/logger.ts';
 import { resolveSessionId } from '../telemetry/sessionId.ts';
 import { fileSource, simSource, SourceLineError, type SourceItem } from '../telemetry/sources.ts';
-import { startTelemetryPublisher } from '../telemetry/telemetryPublisher.ts';
 import { ConfigError, loadRuntimeConfig } from './config.ts';
 import { NatsNotRunningError, resolveNatsEndpoint } from './natsEndpoint.ts';
-import { openRecordingConnection } from './services/recordingConnection.ts';
+import { startRecordedTelemetryPublisher } from './services/recordedTelemetryPublisher.ts';
 
 const USAGE = `usage: lifeline publish --source FILE|sim [--session S | --new-session] [options]
 
@@ -99,15 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.stdout.write(`session ${sessionId}${created ? ' (new)' : ''}\n`);
 
-  const recording = await openRecordingConnection(endpoint, 'telemetry', 'telemetry-publisher', { connectionName: `lifeline-telemetry-records-${sessionId}` });
-  const creds = endpoint.credentials?.telemetry;
-  const publisher = startTelemetryPublisher({
-    servers: endpoint.url,
-    ...(creds ? { user: creds.user, pass: creds.password } : {}),
-    sessionId,
-    sink: recording.outbox,
-    timing,
-  });
+  const { publisher, recording } = await startRecordedTelemetryPublisher(endpoint, { sessionId, timing, connectionPrefix: 'lifeline' });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;

@@ -9,7 +9,7 @@ import { encodeToken } from '../bus/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { createKvBackend } from '../projector/backend.ts';
 import { broadcastChanges } from '../projector/broadcasts.ts';
-import { createProjectionStore } from '../projector/projectionStore.ts';
+import { createProjectionStore, type Change } from '../projector/projectionStore.ts';
 import { projectAcceptedCommand } from '../projector/reducers/commandMessage.ts';
 import { apiError, type ApiAnswer } from './apiError.ts';
 import type { BucketMirror } from './bucketMirror.ts';
@@ -74,8 +74,11 @@ export function createCommandIntake(options: { nc: NatsConnection; devices: Buck
       }
       try {
         // whoever writes `started` first broadcasts it: when the hub does, the projector
-        // finds the entry unchanged and stays silent, so dashboards would never see it
-        broadcastChanges(options.nc, await flows.apply([projectAcceptedCommand(command)]));
+        // finds the entry unchanged and stays silent, so dashboards would never see it. It is
+        // announced before the KV write: the device's progress (ack → `in progress`, via the
+        // gateway and the projector) must never reach a dashboard before it
+        const announce = (changes: Change[]): void => broadcastChanges(options.nc, changes);
+        announce(await flows.apply([projectAcceptedCommand(command)], { early: announce, announceStarted: true }));
       } catch (err) {
         log.warn({ err: (err as Error).message, commandId: command.command_id }, 'flow not written at intake; the projector will write it');
       }

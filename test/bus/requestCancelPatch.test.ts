@@ -30,7 +30,7 @@ describe('the RequestOne.cancel workaround (services/bus/requestCancelPatch.ts)'
   });
 
   it('requests still get their reply, their timeout and their no-responders error', async () => {
-    const sub = bus.nc.subscribe('patch.echo', { callback: (_err, msg) => msg.respond(msg.data) });
+    const sub = bus.nc.subscribe('patch.echo', { callback: (_err, msg) => void msg.respond(msg.data) });
     for (let i = 0; i < 50; i++) expect((await bus.nc.request('patch.echo', `m${i}`, { timeout: 2_000 })).string()).toBe(`m${i}`);
     sub.unsubscribe();
     await bus.nc.flush();

@@ -16,7 +16,7 @@ import { register } from 'prom-client';
 import { loadLifelineConfig } from '../../services/config/lifelineConfig.ts';
 import { loadRuntimeConfig } from '../../services/cli/config.ts';
 import { resolveNatsEndpoint } from '../../services/cli/natsEndpoint.ts';
-import { openRecordingConnection } from '../../services/cli/services/recordingConnection.ts';
+import { startRecordedTelemetryPublisher } from '../../services/cli/services/recordedTelemetryPublisher.ts';
 import { startChildServices } from '../../services/cli/services/childServices.ts';
 import { startLinkServices } from '../../services/cli/services/linkServices.ts';
 import { startPollerServices } from '../../services/cli/services/rpcPollerServices.ts';
@@ -25,7 +25,6 @@ import { componentLogger } from '../../services/log/logger.ts';
 import { newSessionId } from '../../services/telemetry/sessionId.ts';
 import { CONNECTIONS_READY, CONNECTIONS_STATS, type ConnectionsStats } from './connectionsStats.ts';
 import { simSource } from '../../services/telemetry/sources.ts';
-import { startTelemetryPublisher } from '../../services/telemetry/telemetryPublisher.ts';
 
 const log = componentLogger('chaos-connections-host');
 
@@ -57,14 +56,10 @@ async function main(): Promise<void> {
   services.push(...(await startPollerServices(endpoint, declared.pollers)));
 
   const sessionId = newSessionId();
-  const recording = await openRecordingConnection(endpoint, 'telemetry', 'telemetry-publisher', { connectionName: `chaos-telemetry-records-${sessionId}` });
-  const creds = endpoint.credentials?.telemetry;
-  const publisher = startTelemetryPublisher({
-    servers: endpoint.url,
-    ...(creds ? { user: creds.user, pass: creds.password } : {}),
+  const { publisher, recording } = await startRecordedTelemetryPublisher(endpoint, {
     sessionId,
-    sink: recording.outbox,
     timing: { reconnectDelayInitialMs: 200, reconnectDelayMaxMs: 1_000, stableAfterMs: 2_000 },
+    connectionPrefix: 'chaos',
   });
   let stopping = false;
   const feed = (async () => {

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePorts } from '../../infra/nats/index.ts';
 import { spawnLifeline, type LifelineProcess } from '../support/lifelineProcess.ts';
+import { upEnv } from '../support/upEnv.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 /**
@@ -65,14 +66,8 @@ describe('lifeline up --inspect', () => {
       }),
     );
     proc = spawnLifeline(['up', '--inspect', '--config', configFile], {
-      LIFELINE_DATA_DIR: dataDir,
-      LIFELINE_HTTP_PORT: String(http),
-      LIFELINE_DEVICE_PORT: String(device),
-      LIFELINE_NATS_PORT: String(nats),
-      LIFELINE_NATS_WS_PORT: String(natsWs),
-      LIFELINE_NATS_MONITOR_PORT: String(natsMon),
+      ...upEnv(dataDir, { http, device, nats, natsWs, natsMonitor: natsMon }),
       LIFELINE_INSPECT_PORT: String(inspect),
-      NATS_URL: '',
     });
 
     await proc.waitForOutput('Lifeline is up', 90_000);

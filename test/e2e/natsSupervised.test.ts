@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../infra/nats/index.ts';
 import { spawnLifeline, type LifelineProcess } from '../support/lifelineProcess.ts';
+import { upEnv } from '../support/upEnv.ts';
 import { waitFor } from '../support/waitFor.ts';
 
 /**
@@ -24,16 +25,8 @@ type Actor = { kind: string; id: string; state: string; seq: number };
 
 describe('lifeline up supervises its nats-server', () => {
   it('restarts a nats-server killed with SIGKILL; the system is healthy again', async () => {
-    const [http, device, nats, natsWs, natsMon] = await freePorts(5);
-    proc = spawnLifeline(['up'], {
-      LIFELINE_DATA_DIR: dataDir,
-      LIFELINE_HTTP_PORT: String(http),
-      LIFELINE_DEVICE_PORT: String(device),
-      LIFELINE_NATS_PORT: String(nats),
-      LIFELINE_NATS_WS_PORT: String(natsWs),
-      LIFELINE_NATS_MONITOR_PORT: String(natsMon),
-      NATS_URL: '',
-    });
+    const [http, device, nats, natsWs, natsMon] = (await freePorts(5)) as [number, number, number, number, number];
+    proc = spawnLifeline(['up'], upEnv(dataDir, { http, device, nats, natsWs, natsMonitor: natsMon }));
     await proc.waitForOutput('Lifeline is up', 30_000);
     const httpUrl = `http://127.0.0.1:${http}`;
     const natsActor = async (): Promise<Actor | undefined> =>

@@ -8,6 +8,7 @@ import { freePorts, loadOrCreateCredentials } from '../../infra/nats/index.ts';
 import { connectAs } from '../../services/cli/natsEndpoint.ts';
 import { ensureDashboardBuilt } from '../support/dashboardBuild.ts';
 import { spawnLifeline, type LifelineProcess } from '../support/lifelineProcess.ts';
+import { upEnv } from '../support/upEnv.ts';
 import { readRecords } from '../support/streams.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { wsProbe } from '../support/wsProbe.ts';
@@ -35,18 +36,12 @@ const refused = (port: number): Promise<boolean> =>
 describe('lifeline up --demo (newcomer path)', () => {
   it('all six kinds and failures of device, child, rpc and link within 60 s; SIGINT leaves nothing', async () => {
     await ensureDashboardBuilt();
-    const [http, device, nats, natsWs, natsMon, flask, rpc, radio] = await freePorts(8);
+    const [http, device, nats, natsWs, natsMon, flask, rpc, radio] = (await freePorts(8)) as number[] as [number, number, number, number, number, number, number, number];
     proc = spawnLifeline(['up', '--demo'], {
-      LIFELINE_DATA_DIR: dataDir,
-      LIFELINE_HTTP_PORT: String(http),
-      LIFELINE_DEVICE_PORT: String(device),
-      LIFELINE_NATS_PORT: String(nats),
-      LIFELINE_NATS_WS_PORT: String(natsWs),
-      LIFELINE_NATS_MONITOR_PORT: String(natsMon),
+      ...upEnv(dataDir, { http, device, nats, natsWs, natsMonitor: natsMon }),
       LIFELINE_DEMO_FLASK_PORT: String(flask),
       LIFELINE_DEMO_RPC_PORT: String(rpc),
       LIFELINE_DEMO_RADIO_PORT: String(radio),
-      NATS_URL: '',
     });
     const started = Date.now();
     await proc.waitForOutput('Lifeline is up', 30_000);

@@ -5,6 +5,7 @@ import { actorKey } from '../../projector/reducers/actorRecord.ts';
 import { apiError } from '../apiError.ts';
 import type { CommandIntake } from '../commandIntake.ts';
 import type { ProjectionViews } from '../projectionViews.ts';
+import { flowView } from './dashboardLists.ts';
 
 const deviceParams = z.object({ deviceId: z.string().min(1).max(512) });
 const nodeParams = z.object({ nodeId: z.string().min(1).max(512) });
@@ -29,14 +30,9 @@ export function registerApiRoutes(app: FastifyInstance, deps: { intake: CommandI
     if (!params.success) return reply.status(400).send(apiError('INVALID_NODE_ID', 'nodeId is required'));
     const flow = deps.views.flows.get(encodeToken(params.data.nodeId));
     if (!flow) return reply.status(404).send(apiError('FLOW_NOT_FOUND', `no flow for node ${params.data.nodeId}`));
-    return {
-      node_id: flow.node_id,
-      command_id: flow.command_id,
-      status: flow.status,
-      device_id: flow.device_id,
-      ...(flow.error ? { error: { code: flow.error.code, message: flow.error.message } } : {}),
-      updated_at: flow.updated_at,
-    };
+    // the contract's fields: a flow's list entry (dashboardLists.ts) without accepted_at
+    const { accepted_at: _acceptedAt, ...view } = flowView(flow);
+    return view;
   });
 
   app.get('/api/devices', async () =>
