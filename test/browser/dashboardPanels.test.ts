@@ -28,7 +28,7 @@ import { waitFor } from '../support/waitFor.ts';
  * transition labels overlap, nor a label a state's name. Screenshots in test/artifacts/.
  */
 const ARTIFACTS = new URL('../artifacts/', import.meta.url);
-const WAIT = 15_000;
+const WAIT = 30_000; // generous: the full suite runs this next to other heavy files on 2 cores
 const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
 
 let sys: TestSystem;
