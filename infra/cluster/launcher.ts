@@ -133,6 +133,7 @@ export async function startNatsCluster(opts: StartNatsClusterOptions = {}): Prom
         configPath: opts.configPath ?? CLUSTER_NODE_CONFIG,
         ...(opts.binary ? { binary: opts.binary } : {}),
         startTimeoutMs,
+        readiness: 'serving',
         credentials,
         env: clusterNodeEnv({ name, host: LOOPBACK, clusterPort: p.cluster, routes, routePassword }),
       });

@@ -14,6 +14,8 @@ export interface ReadinessProbe {
   /** True once the starting process has exited. */
   hasExited(): boolean;
   timeoutMs: number;
+  /** false: /varz answering is enough (see StartNatsServerOptions.readiness). */
+  healthz?: boolean;
 }
 
 export type Readiness = 'ready' | 'exited' | 'timeout';
@@ -29,14 +31,16 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
 }
 
 /**
- * Ready when /healthz answers 200 (JetStream included) and /varz shows that the server
+ * Ready when /healthz answers 200 (JetStream included; unless `healthz` is false) and /varz shows that the server
  * answering is the one we started: same client port and, once printed, the same server
  * ID. That guards against a leftover server that still holds the monitoring port.
  */
 async function isReady(probe: ReadinessProbe): Promise<boolean> {
   try {
-    const health = await getJson(`${probe.monitorUrl}/healthz`);
-    if (health.status !== 200) return false;
+    if (probe.healthz !== false) {
+      const health = await getJson(`${probe.monitorUrl}/healthz`);
+      if (health.status !== 200) return false;
+    }
     const varz = varzSchema.safeParse((await getJson(`${probe.monitorUrl}/varz`)).body);
     if (!varz.success || varz.data.port !== probe.clientPort) return false;
     const expected = probe.serverId();

@@ -36,6 +36,13 @@ export interface StartNatsServerOptions {
   credentials?: Credentials;
   /** More variables for the config file (a cluster node's name, routes, …); ours win on a clash. */
   env?: Record<string, string>;
+  /**
+   * What "started" means: `healthz` (default) waits for /healthz 200, JetStream current
+   * included; `serving` only for the server to answer /varz. A cluster node restarted
+   * under load can take minutes to be current while serving and routing normally: its
+   * launcher waits for `serving`, then for the cluster to agree on a meta leader.
+   */
+  readiness?: 'healthz' | 'serving';
 }
 
 export interface NatsServerHandle {
@@ -182,6 +189,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
       serverId: () => proc.sink.serverId,
       hasExited: () => proc.exit !== undefined,
       timeoutMs: startTimeoutMs,
+      healthz: (opts.readiness ?? 'healthz') === 'healthz',
     });
     if (readiness === 'ready') {
       log.info({ pid: proc.child.pid, url: `nats://${LOOPBACK}:${ports.client}`, monitorUrl }, 'nats-server ready');
