@@ -51,7 +51,9 @@ export async function fuzzWs(httpUrl: string, seed: number, n: number, tally: Fu
       }
       const before = frames.length;
       ws.send(f.data, { binary: f.binary });
-      const deadline = Date.now() + 2_000;
+      // a frame that needs a KV read (join_session) is answered when the read ends: while a
+      // cluster node is down that can take its timeout (5 s)
+      const deadline = Date.now() + 7_000;
       let outcome: 'typed' | 'untyped' | undefined;
       while (Date.now() < deadline && !closed) {
         if (frames.slice(before).some((m) => m.type === 'error' && typeof m.code === 'string')) {
