@@ -1,4 +1,4 @@
-import { Kvm, KvWatchInclude } from '@nats-io/kv';
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log/logger.ts';
 
@@ -35,6 +35,8 @@ export function mirrorBucket<T>(
   const entries = new Map<string, T>();
   let stopped = false;
   let current: { stop(): void } | undefined;
+  /** The bucket as the watch loop last opened it: the stall check asks it for its status. */
+  let opened: KV | undefined;
   /** The revision of the last entry the watch delivered (0: none yet). */
   let lastRevision = 0;
   /** Set when the watch is restarted because it stalled: resume after lastRevision. */
@@ -44,6 +46,7 @@ export function mirrorBucket<T>(
     while (!stopped) {
       try {
         const kv = await new Kvm(nc).open(bucket);
+        opened = kv;
         const resuming = resume && lastRevision > 0;
         resume = false;
         const watch = await kv.watch(resuming ? { include: KvWatchInclude.AllHistory, resumeFromRevision: lastRevision + 1 } : {});
@@ -74,9 +77,10 @@ export function mirrorBucket<T>(
 
   let seenAtLastCheck = -1;
   const stallCheck = setInterval(() => {
-    if (nc.isClosed() || !current) return;
+    const kv = opened;
+    if (nc.isClosed() || !current || !kv) return;
     void (async () => {
-      const last = (await (await new Kvm(nc).open(bucket)).status()).streamInfo.state.last_seq;
+      const last = (await kv.status()).streamInfo.state.last_seq;
       const stalled = last > lastRevision && lastRevision === seenAtLastCheck;
       seenAtLastCheck = lastRevision;
       if (!stalled || stopped) return;

@@ -22,7 +22,10 @@ export function forwardProjections(nc: NatsConnection, clients: ClientHub, log: 
   const lastFlow = new Map<string, FlowEntry>();
   /** false: the frame is stale and not forwarded. */
   const advancesFlow = (key: string, value: unknown): boolean => {
-    if (value === null) return lastFlow.delete(key) || true;
+    if (value === null) {
+      lastFlow.delete(key);
+      return true;
+    }
     const flow = flowEntrySchema.safeParse(value);
     if (!flow.success) return true;
     const last = lastFlow.get(key);
