@@ -56,6 +56,9 @@ interface Entry {
  * is dropped silently: overflow compacts the oldest records of an actor into one gap
  * record (event `outbox.gap`) carrying the last dropped state and the dropped count.
  */
+/** Records waiting before the outbox publishes at once instead of at the end of the event loop's turn. */
+const PUMP_BATCH = 16;
+
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger ?? componentLogger('outbox');
   const capacity = options.capacity ?? 50_000;
@@ -74,6 +77,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
   let idleWaiters: Array<() => void> = [];
+  let pumpScheduled = false;
 
   const pending = (): number => queue.length - head;
 
@@ -101,7 +105,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
     }
     queue.push(onStored ? { record, onStored } : { record });
-    pump();
+    schedulePump();
+  }
+
+  /**
+   * Publishes leave together: at the end of this turn of the event loop, or at once when
+   * PUMP_BATCH records are waiting. Pumped per record, each record was its own write to
+   * the NATS socket (the client flushes once per microtask checkpoint): 100 devices
+   * failing in one turn cost the gateway and nats-server 100 system calls each.
+   */
+  function schedulePump(): void {
+    if (pending() >= PUMP_BATCH) return pump();
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
   }
 
   function nextEntry(): Entry | undefined {

@@ -7,7 +7,10 @@
  * (WTF-8), so it never collides with U+FFFD. Distinct ids always give distinct tokens
  * because the encoding is a bijection onto its image (decodeToken(encodeToken(x)) === x).
  */
-const PLAIN = /^[A-Za-z0-9-]$/;
+/** Some character of the id must be escaped. */
+const NEEDS_ESCAPE = /[^A-Za-z0-9-]/;
+
+const isPlain = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
 
 export class InvalidTokenError extends Error {
   readonly code = 'INVALID_TOKEN';
@@ -17,9 +20,11 @@ const hex = (byte: number): string => '_' + byte.toString(16).toUpperCase().padS
 
 export function encodeToken(id: string): string {
   if (id.length === 0) throw new InvalidTokenError('an id must not be empty');
+  // every key and subject of every record passes here: the common cases stay cheap
+  if (!NEEDS_ESCAPE.test(id)) return id;
   let out = '';
   for (const char of id) {
-    if (PLAIN.test(char)) {
+    if (char.length === 1 && isPlain(char.charCodeAt(0))) {
       out += char;
       continue;
     }

@@ -42,11 +42,13 @@ export function forwardProjections(nc: NatsConnection, clients: ClientHub, log: 
         if (err) return log.error({ err }, 'broadcast subscription failed');
         const parsed = parseJsonWith(broadcastSchema, 'broadcast', msg.data);
         if (!parsed.ok) return log.warn({ err: parsed.error.message }, 'broadcast ignored');
-        // dashboards are not told about each other on `actor` (N clients connecting would be N² frames);
-        // `client` actors stay in the `actors` bucket and /api/actors
-        if (topic === 'actor' && parsed.value.key.startsWith('client.')) return;
-        if (topic === 'flow' && !advancesFlow(parsed.value.key, parsed.value.value)) return;
-        clients.broadcastFrame(topic, JSON.stringify({ type: parsed.value.topic, key: parsed.value.key, value: parsed.value.value }));
+        for (const change of parsed.value.changes) {
+          // dashboards are not told about each other on `actor` (N clients connecting would be N² frames);
+          // `client` actors stay in the `actors` bucket and /api/actors
+          if (topic === 'actor' && change.key.startsWith('client.')) continue;
+          if (topic === 'flow' && !advancesFlow(change.key, change.value)) continue;
+          clients.broadcastFrame(topic, JSON.stringify({ type: parsed.value.topic, key: change.key, value: change.value }));
+        }
       },
     }),
   );

@@ -1,4 +1,5 @@
 import type { FlowEntry, FlowStatus } from '../bus/schemas/projections.ts';
+import { jsonEqual } from './jsonEqual.ts';
 
 const RANK: Record<FlowStatus, number> = { started: 0, 'in progress': 1, completed: 2, failed: 3 };
 
@@ -19,6 +20,7 @@ function compareFlows(a: FlowEntry, b: FlowEntry): number {
   const rank = RANK[a.status] - RANK[b.status];
   if (rank !== 0) return rank;
   if (a.updated_at !== b.updated_at) return a.updated_at < b.updated_at ? 1 : -1; // the first to settle wins
+  if (jsonEqual(a, b)) return 0;
   const ja = JSON.stringify(a);
   const jb = JSON.stringify(b);
   return ja === jb ? 0 : ja < jb ? -1 : 1;

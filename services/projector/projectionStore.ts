@@ -1,6 +1,7 @@
 import type { ActorEntry, FlowEntry } from '../bus/schemas/projections.ts';
 import { compareVersions, versionOf, type Effect } from './effects.ts';
 import { mergeFlow } from './flowMerge.ts';
+import { jsonEqual } from './jsonEqual.ts';
 import { carryActorEntry } from './reducers/actorRecord.ts';
 import { isEnded, withEndedIncarnation } from './endedIncarnations.ts';
 import type { ProjectionBackend, StoredValue } from './backend.ts';
@@ -26,6 +27,11 @@ export interface ApplyOptions {
    * after the command is stored, before any device can have made progress on it.
    */
   announceStarted?: boolean;
+  /**
+   * `stage` only: the batch's writes wait for this (writeBehind.ts); false means they are
+   * not made and the batch's `written` rejects.
+   */
+  writeAfter?: Promise<boolean>;
 }
 
 export interface StagedBatch {
@@ -80,6 +86,18 @@ interface CachedKey {
   /** Resolves when the last staged write of this key has settled. */
   tail: Promise<unknown>;
   pending: number;
+  /** The last write staged for this key. */
+  last?: Promise<WriteOutcome>;
+}
+
+/** A write skipped because a later batch's write of the same key (which includes it) was staged. */
+const SUPERSEDED = Symbol('superseded');
+type WriteOutcome = typeof SUPERSEDED | undefined;
+
+/** Resolves once `write`, or the later write that superseded it, has landed; rejects if that one fails. */
+async function landed(entry: CachedKey, write: Promise<WriteOutcome>): Promise<void> {
+  // superseded means a later write was staged: entry.last has moved on to it (or past it)
+  for (let w = write; (await w) === SUPERSEDED; ) w = entry.last!;
 }
 
 /**
@@ -145,7 +163,7 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
     let current: StoredValue = { value: entry.stored, revision: entry.revision };
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const merged = mergeFlow((current.value ?? undefined) as FlowEntry | undefined, value);
-      if (current.value !== null && JSON.stringify(merged) === JSON.stringify(current.value)) {
+      if (current.value !== null && (merged === current.value || jsonEqual(merged, current.value))) {
         entry.stored = current.value;
         entry.revision = current.revision;
         return { value: merged, wrote: false };
@@ -176,7 +194,7 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       const current = working.has(k) ? working.get(k)!.value : before.get(k)!;
       working.set(k, { bucket: effect.bucket, key: effect.key, value: next(current, effect, valueAt), flow: effect.op === 'mergeFlow' });
     }
-    const dirty = [...working].filter(([k, w]) => JSON.stringify(w.value) !== JSON.stringify(before.get(k)));
+    const dirty = [...working].filter(([k, w]) => !jsonEqual(w.value, before.get(k)));
     const announced = new Map<string, unknown>();
     if (options.early) {
       const early: Change[] = [];
@@ -196,7 +214,12 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
       const entry = cache.get(k)!;
       entry.value = w.value;
       entry.pending += 1;
-      const write = entry.tail.then(async () => {
+      const gate = options.writeAfter;
+      const write: Promise<WriteOutcome> = entry.tail.then(async () => {
+        if (gate && !(await gate)) throw new Error('not written: the projector was fenced off');
+        // a later batch staged this key before this write's turn came: its value includes
+        // this one, and writing it alone is enough (this batch is done when it lands)
+        if (entry.last !== write) return SUPERSEDED;
         if (w.flow && w.value !== null) {
           const written = await writeFlow(w.bucket, w.key, w.value as FlowEntry, entry);
           // a re-merge took in another writer's entry: later batches' values keep it too
@@ -209,11 +232,12 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
           report(k, { bucket: w.bucket, key: w.key, value: w.value });
         }
       });
+      entry.last = write;
       entry.tail = write.then(
         () => void (entry.pending -= 1),
         () => void (entry.pending -= 1),
       );
-      return write;
+      return landed(entry, write);
     });
     const written = Promise.allSettled(writes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -20,6 +20,7 @@ import { createProjectionStore, type Change, type StagedBatch } from './projecti
 import type { Effect } from './effects.ts';
 import type { Notice } from './reducers/telemetryMessage.ts';
 import { FAILOVER_CONSUME_OPTIONS } from '../bus/consumeOptions.ts';
+import { createWriteBehind, type WriteBehindOptions } from './writeBehind.ts';
 
 export interface ProjectorOptions {
   nc: NatsConnection;
@@ -27,8 +28,12 @@ export interface ProjectorOptions {
   /** Messages applied (and written) together at most. */
   batchMax?: number;
   heartbeatMs?: number;
-  /** Batches computed and announced while earlier ones are still being written, at most. */
+  /** Batches computed and announced but not yet written and acked, at most. */
   pipelineDepth?: number;
+  /** Messages computed and announced but not yet written and acked, at most. */
+  maxInFlightMessages?: number;
+  /** When announced batches are written (writeBehind.ts). */
+  writeBehind?: WriteBehindOptions;
   /**
    * Standby mode (projectorStandby.ts): false once this projector may no longer apply or
    * ack (its leader lease lapsed); checked before each batch and each ack, and it stops.
@@ -94,7 +99,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const { nc } = options;
   const log = options.logger ?? componentLogger('projector');
   const batchMax = options.batchMax ?? 2_000;
-  const pipelineDepth = options.pipelineDepth ?? 4;
+  const pipelineDepth = options.pipelineDepth ?? 64;
+  const maxInFlightMessages = options.maxInFlightMessages ?? 5 * batchMax;
+  const writeBehind = createWriteBehind(options.writeBehind);
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const store = createProjectionStore(createKvBackend(nc));
@@ -104,10 +111,12 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const inbox: JsMsg[] = [];
   let wake: (() => void) | undefined;
   let running = true;
-  /** False once the fence fell: nothing more is applied or acked, the worker winds down. */
+  let fenced = false;
+  /** False once the fence fell: nothing more is applied, written or acked, the worker winds down. */
   const mayProceed = (): boolean => {
     if (!options.fence || options.fence()) return true;
     running = false;
+    fenced = true;
     return false;
   };
 
@@ -129,7 +138,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   /** A batch computed, announced and being written; acked once written, in order. */
   interface InFlight {
-    batch: JsMsg[];
+    /** The last message of each stream in the batch: acking it acks the batch (AckPolicy.All). */
+    acks: JsMsg[];
+    size: number;
     effects: Effect[];
     notices: Notice[];
     staged: Promise<StagedBatch | undefined>;
@@ -159,19 +170,32 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   async function stage(batch: JsMsg[]): Promise<void> {
     if (!mayProceed()) return;
     const { effects, notices } = project(batch);
-    const staged = store.stage(effects, { early: announce }).catch(() => undefined);
+    const writeAfter = writeBehind.gate(batch.length);
+    const staged = store.stage(effects, { early: announce, writeAfter }).catch(() => undefined);
     const settled = staged.then((s) => (s ? s.written.then(() => 'written' as const, () => 'failed' as const) : ('failed' as const)));
-    inFlight.push({ batch, effects, notices, staged, settled });
+    inFlight.push({ acks: lastOfEachStream(batch), size: batch.length, effects, notices, staged, settled });
     await staged;
   }
 
-  function acknowledge(batch: JsMsg[]): void {
+  const inFlightMessages = (): number => inFlight.reduce((n, b) => n + b.size, 0);
+  /** Whether another batch may be computed and announced before the oldest is written. */
+  const hasRoom = (): boolean => running && inFlight.length < pipelineDepth && inFlightMessages() < maxInFlightMessages;
+
+  /**
+   * AckPolicy.All: acking the last message of each stream acks everything before it. Only
+   * those are kept while a batch waits to be written: holding every message of the batches
+   * in flight made the garbage collector copy them over and over.
+   */
+  function lastOfEachStream(batch: JsMsg[]): JsMsg[] {
+    const last = new Map<string, JsMsg>();
+    for (const msg of batch) last.set(msg.info.stream, msg);
+    return [...last.values()];
+  }
+
+  function acknowledge(done: InFlight): void {
     if (!mayProceed()) return;
-    // AckPolicy.All: acking the last message of each stream acks everything before it
-    const lastOfStream = new Map<string, JsMsg>();
-    for (const msg of batch) lastOfStream.set(msg.info.stream, msg);
-    for (const msg of lastOfStream.values()) msg.ack();
-    stats.applied += batch.length;
+    for (const msg of done.acks) msg.ack();
+    stats.applied += done.size;
     stats.batches += 1;
     stats.lastAppliedAt = new Date().toISOString();
   }
@@ -180,7 +204,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     const changes = await (await head.staged)!.written;
     broadcastChanges(nc, changes);
     for (const n of head.notices) nc.publish(n.subject, JSON.stringify(n.payload));
-    acknowledge(head.batch);
+    acknowledge(head);
   }
 
   /**
@@ -189,7 +213,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
    * already written changes nothing).
    */
   async function recover(batches: InFlight[]): Promise<void> {
+    writeBehind.openAll(!fenced);
     await Promise.all(batches.map((b) => b.settled));
+    if (fenced) return; // the new active projector applies them again
     for (const b of batches) store.invalidate(b.effects);
     for (const b of batches) {
       for (let attempt = 1; ; attempt++) {
@@ -205,7 +231,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
           if (!running) return;
         }
       }
-      acknowledge(b.batch);
+      acknowledge(b);
     }
   }
 
@@ -213,8 +239,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   const worker = (async () => {
     while (running || inFlight.length > 0) {
-      if (running && inbox.length > 0 && inFlight.length < pipelineDepth) {
+      if (inbox.length > 0 && hasRoom()) {
         await stage(inbox.splice(0, batchMax));
+        if (inbox.length === 0) writeBehind.quiet();
         continue;
       }
       const head = inFlight[0];
@@ -223,11 +250,14 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         wake = undefined;
         continue;
       }
-      const outcome = await (running && inFlight.length < pipelineDepth ? Promise.race([head.settled, nextMessage()]) : head.settled);
+      // nothing more can be staged (full, stopping or fenced): the oldest must be written now
+      const room = hasRoom();
+      if (!room) writeBehind.openAll(!fenced);
+      const outcome = await (room ? Promise.race([head.settled, nextMessage()]) : head.settled);
       if (outcome === 'message') continue;
       if (outcome === 'written') await finish(inFlight.shift()!);
       else {
-        stats.writeFailures += 1;
+        if (!fenced) stats.writeFailures += 1;
         await recover(inFlight.splice(0));
       }
     }

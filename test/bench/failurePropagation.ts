@@ -120,8 +120,9 @@ async function runFailurePropagation(options: BenchOptions): Promise<BenchOutcom
       const broadcastSub = nats.admin.nc.subscribe('broadcast.flow', {
         callback: (_err, msg) => {
           const now = performance.now();
-          const b = msg.json<{ value?: FlowFrame | null }>();
-          if (b.value?.status === 'failed' && !broadcastAt.has(b.value.node_id)) broadcastAt.set(b.value.node_id, now);
+          for (const c of msg.json<{ changes?: Array<{ value?: FlowFrame | null }> }>().changes ?? []) {
+            if (c.value?.status === 'failed' && !broadcastAt.has(c.value.node_id)) broadcastAt.set(c.value.node_id, now);
+          }
         },
       });
       scope.defer('unsubscribe broadcast.flow', () => broadcastSub.unsubscribe());

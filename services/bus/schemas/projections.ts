@@ -52,11 +52,21 @@ export const actorEntrySchema = z.object({
 });
 export type ActorEntry = z.infer<typeof actorEntrySchema>;
 
-/** Projector → hub broadcast on `broadcast.<topic>`. `value` null means the key was deleted. */
-export const broadcastSchema = z.object({
-  topic: z.enum(['flow', 'device', 'device_state', 'actor', 'rpc']),
+/** One projected change of a broadcast. `value` null means the key was deleted. */
+export const broadcastChangeSchema = z.object({
   bucket: z.string(),
   key: z.string(),
   value: z.unknown().nullable(),
+});
+export type BroadcastChange = z.infer<typeof broadcastChangeSchema>;
+
+/**
+ * Projector → hub broadcast on `broadcast.<topic>`: the changes of one projector batch to
+ * that topic's buckets, in the order they were projected (a large batch is split over
+ * several messages, in order).
+ */
+export const broadcastSchema = z.object({
+  topic: z.enum(['flow', 'device', 'device_state', 'actor', 'rpc']),
+  changes: z.array(broadcastChangeSchema).min(1),
 });
 export type Broadcast = z.infer<typeof broadcastSchema>;

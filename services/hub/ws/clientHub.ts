@@ -109,8 +109,21 @@ export function createClientHub(options: ClientHubOptions): ClientHub {
       const id = `${base}-${(++nextId).toString(36)}`;
       const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
       const clientLog = log.child({ client_id: id });
+      // the upgraded request's TCP socket is the one the WebSocket writes to
+      const tcp = request.socket;
+      let corked = false;
       const write = (frame: string): void => {
         if (socket.readyState !== socket.OPEN) return;
+        // frames written in the same tick leave in one write: a burst of projected changes
+        // (100 failed devices: 600 frames) cost one system call per frame before
+        if (!corked) {
+          corked = true;
+          tcp.cork();
+          process.nextTick(() => {
+            corked = false;
+            tcp.uncork();
+          });
+        }
         socket.send(frame, (err) => {
           if (err) {
             counters.writeErrors += 1;

@@ -81,19 +81,24 @@ export function createRpcFeed(nc: NatsConnection, clients: ClientHub, log: Logge
     }
   }
 
+  function onChange(key: string, value: unknown): void {
+    if (value === null) return;
+    const entry = parseEntry(value);
+    if (!entry) return log.warn({ key }, 'rpc_cache entry ignored: it does not parse');
+    mirror.set(key, entry);
+    if ('status' in entry) return onStatus(entry.status);
+    const status = statusOf(entry.result.poller);
+    const method = { method: entry.result.method, message: entry.result.message };
+    const data = dataMessage(status, entry.result, method, entry.result.poller);
+    clients.broadcast(data.type, data);
+  }
+
   const sub: Subscription = nc.subscribe(subjects.broadcast('rpc'), {
     callback: (err, msg) => {
       if (err) return log.error({ err }, 'rpc broadcast subscription failed');
       const parsed = parseJsonWith(broadcastSchema, 'broadcast', msg.data);
-      if (!parsed.ok || parsed.value.value === null) return;
-      const entry = parseEntry(parsed.value.value);
-      if (!entry) return log.warn({ key: parsed.value.key }, 'rpc_cache entry ignored: it does not parse');
-      mirror.set(parsed.value.key, entry);
-      if ('status' in entry) return onStatus(entry.status);
-      const status = statusOf(entry.result.poller);
-      const method = { method: entry.result.method, message: entry.result.message };
-      const data = dataMessage(status, entry.result, method, entry.result.poller);
-      clients.broadcast(data.type, data);
+      if (!parsed.ok) return;
+      for (const change of parsed.value.changes) onChange(change.key, change.value);
     },
   });
 

@@ -148,6 +148,8 @@ export async function startLifelineService(scope: Scope, service: LifelineServic
   // BENCH_CPU_PROF=projector,hub: V8 CPU profiles of those services, written when they stop
   const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(service);
   if (profiled) args.unshift('--cpu-prof', `--cpu-prof-dir=${join(dirname(options.logPath), 'profiles')}`);
+  // BENCH_NODE_FLAGS='--trace-gc …': more Node/V8 flags for every service (diagnosis)
+  if (process.env.BENCH_NODE_FLAGS) args.unshift(...process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean));
   const handle = spawnChild(scope, {
     name: service,
     command: process.execPath,
