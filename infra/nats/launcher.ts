@@ -126,9 +126,9 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
 
   await mkdir(dataDir, { recursive: true });
   const credentials = opts.credentials ?? (await loadOrCreateCredentials(dataDir));
-  const ports = await resolvePorts(opts.ports);
-  const env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
-  const monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
+  let ports = await resolvePorts(opts.ports);
+  let env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
+  let monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
   let current: RunningProcess | undefined;
 
   const spawnServer = (): RunningProcess => {
@@ -204,7 +204,22 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
     throw new NatsServerStartError(describeExit(exit), logPath, proc.sink.lastLines());
   };
 
-  await startAndWait();
+  // a port picked free can be taken by another process before nats-server binds it (many
+  // test files start servers at once): then the free ones are picked again, twice at most
+  const pickedFree = !opts.ports?.client || !opts.ports?.websocket || !opts.ports?.monitor;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await startAndWait();
+      break;
+    } catch (err) {
+      const taken = err instanceof NatsServerStartError && err.lastLogLines.some((l) => l.includes('address already in use'));
+      if (!taken || !pickedFree || attempt >= 3) throw err;
+      log.warn({ ports }, 'a port picked free was taken before nats-server could bind it: picking again');
+      ports = await resolvePorts(opts.ports);
+      env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
+      monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
+    }
+  }
 
   return {
     url: `nats://${LOOPBACK}:${ports.client}`,

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { componentLogger, type Logger } from '../log/logger.ts';
-import { recordMessageId, type TransitionRecord } from './schemas/transitionRecord.ts';
+import { recordJson, recordMessageId, type TransitionRecord } from './schemas/transitionRecord.ts';
 import { transitionSubject } from './subjects.ts';
 import { createGapTracker, type GapTracker } from './outboxGaps.ts';
 
@@ -116,6 +116,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
    */
   function schedulePump(): void {
     if (pending() >= PUMP_BATCH) return pump();
+    pumpAtEndOfTurn();
+  }
+
+  /**
+   * After an ack, too: the acks of one socket read are handled in one turn, and the
+   * window they free is refilled once, in one write, instead of one write per ack.
+   */
+  function pumpAtEndOfTurn(): void {
     if (pumpScheduled) return;
     pumpScheduled = true;
     setImmediate(() => {
@@ -154,7 +162,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const h = headers();
     h.set('Nats-Msg-Id', recordMessageId(record));
     options.js
-      .publish(transitionSubject(record.kind, record.id, record.to), JSON.stringify(record), { headers: h, timeout })
+      .publish(transitionSubject(record.kind, record.id, record.to), recordJson(record), { headers: h, timeout })
       .then(
         () => {
           stats.published += 1;
@@ -169,7 +177,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       .finally(() => {
         inFlight -= 1;
         if (inFlight === 0 && failed.length > 0) scheduleRetry();
-        else pump();
+        else pumpAtEndOfTurn();
       });
   }
 

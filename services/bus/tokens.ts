@@ -18,10 +18,23 @@ export class InvalidTokenError extends Error {
 
 const hex = (byte: number): string => '_' + byte.toString(16).toUpperCase().padStart(2, '0');
 
+/** Recent encodings: the same few ids (devices, actors, flow nodes) are encoded over and over. */
+const recent = new Map<string, string>();
+const RECENT_MAX = 10_000;
+
 export function encodeToken(id: string): string {
   if (id.length === 0) throw new InvalidTokenError('an id must not be empty');
   // every key and subject of every record passes here: the common cases stay cheap
   if (!NEEDS_ESCAPE.test(id)) return id;
+  let out = recent.get(id);
+  if (out !== undefined) return out;
+  out = escapeToken(id);
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(id, out);
+  return out;
+}
+
+function escapeToken(id: string): string {
   let out = '';
   for (const char of id) {
     if (char.length === 1 && isPlain(char.charCodeAt(0))) {

@@ -4,13 +4,15 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { commandRequestSchema, type AcceptedCommand } from '../bus/schemas/commands.ts';
 import { formatIssues } from '../bus/schemas/parse.ts';
 import type { DeviceEntry } from '../bus/schemas/projections.ts';
-import { subjects } from '../bus/subjects.ts';
+import { BUCKETS, subjects } from '../bus/subjects.ts';
 import { encodeToken } from '../bus/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { createKvBackend } from '../projector/backend.ts';
 import { broadcastChanges } from '../projector/broadcasts.ts';
 import { createProjectionStore, type Change } from '../projector/projectionStore.ts';
-import { projectAcceptedCommand } from '../projector/reducers/commandMessage.ts';
+import { jsonEqual } from '../projector/jsonEqual.ts';
+import { projectAcceptedCommand, startedFlow } from '../projector/reducers/commandMessage.ts';
+import { flowKey } from '../projector/reducers/deviceRecord.ts';
 import { apiError, type ApiAnswer } from './apiError.ts';
 import type { BucketMirror } from './bucketMirror.ts';
 
@@ -72,13 +74,18 @@ export function createCommandIntake(options: { nc: NatsConnection; devices: Buck
         log.error({ err: (err as Error).message, deviceId }, 'could not store a command in COMMANDS');
         return { status: 503, body: apiError('NATS_UNAVAILABLE', 'the command could not be stored; nothing was accepted, try again') };
       }
+      const announce = (changes: Change[]): void => broadcastChanges(options.nc, changes);
+      // whoever writes `started` first broadcasts it: when the hub does, the projector finds
+      // the entry unchanged and stays silent, so dashboards would never see it. It is
+      // announced as soon as the command is stored, before the KV read and write: the
+      // device's progress (ack → `in progress`, via the gateway and the projector, which
+      // runs on another thread) must never reach a dashboard before it
+      const started = startedFlow(command);
+      announce([{ bucket: BUCKETS.flows, key: flowKey(command.node_id), value: started }]);
       try {
-        // whoever writes `started` first broadcasts it: when the hub does, the projector
-        // finds the entry unchanged and stays silent, so dashboards would never see it. It is
-        // announced before the KV write: the device's progress (ack → `in progress`, via the
-        // gateway and the projector) must never reach a dashboard before it
-        const announce = (changes: Change[]): void => broadcastChanges(options.nc, changes);
-        announce(await flows.apply([projectAcceptedCommand(command)], { early: announce, announceStarted: true }));
+        const written = await flows.apply([projectAcceptedCommand(command)], { announceStarted: true });
+        // what the merge with the stored entry made of it, if not just that
+        announce(written.filter((c) => !jsonEqual(c.value, started)));
       } catch (err) {
         log.warn({ err: (err as Error).message, commandId: command.command_id }, 'flow not written at intake; the projector will write it');
       }

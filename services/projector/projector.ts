@@ -57,6 +57,15 @@ export interface Projector {
   stop(): Promise<void>;
 }
 
+/** The stream a message came from, told by its subject (reading `info` parses its reply subject). */
+function streamOf(msg: JsMsg): string {
+  const subject = msg.subject;
+  if (subject.startsWith('conn.')) return STREAMS.conn;
+  if (subject.startsWith('commands.')) return STREAMS.commands;
+  if (subject.startsWith('telemetry.')) return STREAMS.telemetry;
+  return msg.info.stream;
+}
+
 const DURABLES = { [STREAMS.conn]: 'projector', [STREAMS.commands]: 'projector', [STREAMS.telemetry]: 'projector' } as const;
 
 /**
@@ -188,7 +197,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
    */
   function lastOfEachStream(batch: JsMsg[]): JsMsg[] {
     const last = new Map<string, JsMsg>();
-    for (const msg of batch) last.set(msg.info.stream, msg);
+    for (const msg of batch) last.set(streamOf(msg), msg);
     return [...last.values()];
   }
 

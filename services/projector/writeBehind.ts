@@ -23,7 +23,7 @@ export interface WriteBehindOptions {
  * hub's lists trail the broadcasts by at most that much while the projector is busy, and
  * by `quietMs` otherwise.
  */
-export const DEFAULT_WRITE_BEHIND: WriteBehindOptions = { quietMs: 10, maxDelayMs: 250, maxMessages: 4_000, maxBatches: 32 };
+export const DEFAULT_WRITE_BEHIND: WriteBehindOptions = { quietMs: 50, maxDelayMs: 250, maxMessages: 4_000, maxBatches: 32 };
 
 export interface WriteBehind {
   /**

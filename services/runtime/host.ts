@@ -10,7 +10,7 @@ import {
   type StateValue,
 } from 'xstate';
 import type { ErrorEvent } from '../../machines/lib/errorEvent.ts';
-import type { TransitionRecord } from '../bus/schemas/transitionRecord.ts';
+import { printRecord, type TransitionRecord } from '../bus/schemas/transitionRecord.ts';
 import type { Kind } from '../bus/subjects.ts';
 import { componentLogger, type Logger } from '../log/logger.ts';
 import { newIncarnation } from './incarnation.ts';
@@ -111,6 +111,7 @@ export function hostActor<M extends AnyStateMachine>(options: HostOptions<M>): H
       context,
     };
     if (error && error !== lastError) record.error = error;
+    printRecord(record, summary);
     lastError = error;
     lastPath = to;
     if (captured) captured.push(record);

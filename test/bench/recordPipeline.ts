@@ -8,6 +8,7 @@ import type { TransitionRecord } from '../../services/bus/schemas/transitionReco
 import { STREAMS, transitionSubject } from '../../services/bus/subjects.ts';
 import { PROJECTOR_HEARTBEAT_SUBJECT } from '../../services/projector/broadcasts.ts';
 import { connectAs } from '../../services/cli/natsEndpoint.ts';
+import { PROJECTOR_SEMI_SPACE_MB } from '../../services/cli/services/projectorService.ts';
 import { componentLogger } from '../../services/log/logger.ts';
 import { hostActor, type RecordSink } from '../../services/runtime/host.ts';
 import { spawnTsx, startLifelineService, type ChildHandle } from './lib/children.ts';
@@ -260,6 +261,9 @@ async function runRecordPipeline(options: BenchOptions): Promise<BenchOutcome> {
       'test/bench/rawConsumer.ts',
       [nats.server.url, admin.user, admin.password, RAW_STREAM, RAW_DURABLE],
       join(nats.dir, 'raw-consumer.log'),
+      undefined,
+      // the young generation the projector's thread has (projectorService.ts): only the work differs
+      [`--max-semi-space-size=${PROJECTOR_SEMI_SPACE_MB}`],
     );
     await consumer.waitForLine(/^ready$/, 20_000);
     // the same connection options as Lifeline's services (connectBus), so only the work differs

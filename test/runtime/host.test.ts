@@ -3,7 +3,7 @@ import { assign, setup } from 'xstate';
 import { hostActor } from '../../services/runtime/host.ts';
 import { statePath } from '../../services/runtime/statePath.ts';
 import type { TransitionRecord } from '../../services/bus/schemas/transitionRecord.ts';
-import { transitionRecordSchema } from '../../services/bus/schemas/transitionRecord.ts';
+import { recordJson, transitionRecordSchema } from '../../services/bus/schemas/transitionRecord.ts';
 
 const machine = setup({
   types: { context: {} as { n: number }, events: {} as { type: 'go' } | { type: 'noop' } | { type: 'bump' } },
@@ -45,6 +45,16 @@ describe('hostActor', () => {
       expect(transitionRecordSchema.parse(r)).toEqual(r);
       expect(r.incarnation).toBe(hosted.incarnation);
     }
+  });
+
+  it('prints each record (the outbox publishes that text) exactly as JSON.stringify would, error included', () => {
+    const { records, sink } = collect();
+    const error = { code: 'X"Y', message: 'quote " and ünïcode', component: 'demo', severity: 'error' as const, timestamp: '2026-01-01T00:00:00.000Z', retryable: true, details: { a: [1, null] } };
+    const hosted = hostActor({ machine, kind: 'device', id: 'dev:"1"', sink, summarize: (s) => ({ n: s.context.n, s: 'é\n' }), errorOf: (s) => (s.context.n > 0 ? error : undefined) });
+    hosted.send({ type: 'bump' });
+    hosted.send({ type: 'go' });
+    expect(records.some((r) => r.error)).toBe(true);
+    for (const r of records) expect(recordJson(r)).toBe(JSON.stringify(r));
   });
 
   it('calls onStored after the last record an event produced, or at once when nothing changed', () => {

@@ -14,8 +14,23 @@ export interface StoredRecord extends StoredMessage {
   record: TransitionRecord;
 }
 
-/** Every message stored in `stream` right now (filtered by `subject`), in stream order, via an ordered consumer. */
+/**
+ * Every message stored in `stream` right now (filtered by `subject`), in stream order, via
+ * an ordered consumer. A read is retried (3 attempts) when a JetStream request times out:
+ * right after a server restart, under a full test run's load, one can.
+ */
 export async function readStream(nc: NatsConnection, stream: string, subject?: string): Promise<StoredMessage[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readStreamOnce(nc, stream, subject);
+    } catch (err) {
+      if (attempt >= 3 || (err as Error).name !== 'TimeoutError') throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function readStreamOnce(nc: NatsConnection, stream: string, subject?: string): Promise<StoredMessage[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(stream);
   const last = info.state.last_seq;

@@ -27,3 +27,24 @@ export type TransitionRecord = z.infer<typeof transitionRecordSchema>;
 export function recordMessageId(record: Pick<TransitionRecord, 'kind' | 'id' | 'incarnation' | 'seq'>): string {
   return `${record.kind}:${record.id}:${record.incarnation}:${record.seq}`;
 }
+
+/** The JSON text of records whose host built it already (host.ts), so the outbox does not print them again. */
+const printed = new WeakMap<TransitionRecord, string>();
+
+/**
+ * A record's JSON text, `JSON.stringify(record)` exactly, built around its context's text
+ * (which the host prints anyway, to tell whether anything visible changed).
+ */
+export function printRecord(record: TransitionRecord, contextJson: string): string {
+  const json =
+    `{"v":1,"kind":${JSON.stringify(record.kind)},"id":${JSON.stringify(record.id)},"incarnation":${JSON.stringify(record.incarnation)},` +
+    `"seq":${record.seq},"at":${JSON.stringify(record.at)},"from":${JSON.stringify(record.from)},"to":${JSON.stringify(record.to)},` +
+    `"event":${JSON.stringify(record.event)},"context":${contextJson}${record.error ? `,"error":${JSON.stringify(record.error)}` : ''}}`;
+  printed.set(record, json);
+  return json;
+}
+
+/** The record's JSON text: as its host printed it, or printed now. */
+export function recordJson(record: TransitionRecord): string {
+  return printed.get(record) ?? JSON.stringify(record);
+}

@@ -162,11 +162,11 @@ export async function startLifelineService(scope: Scope, service: LifelineServic
 }
 
 /** `node --import tsx <script>` as a child (bench helpers such as the device fleet). */
-export function spawnTsx(scope: Scope, name: string, script: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): ChildHandle {
+export function spawnTsx(scope: Scope, name: string, script: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv, nodeFlags: string[] = []): ChildHandle {
   return spawnChild(scope, {
     name,
     command: process.execPath,
-    args: ['--import', 'tsx', script, ...args],
+    args: [...nodeFlags, '--import', 'tsx', script, ...args],
     logPath,
     ...(env ? { env } : {}),
   });
