@@ -143,6 +143,14 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         },
       }),
     );
+    void logStalls(subscriptions.at(-1)!, stream);
+  }
+
+  /** A pull that went unanswered (two heartbeats missed) stalls a stream until re-issued: said in the log. */
+  async function logStalls(messages: ConsumerMessages, stream: string): Promise<void> {
+    for await (const s of messages.status()) {
+      if (s.type === 'heartbeats_missed') log.warn({ stream, missed: s.count }, 'consumer heartbeats missed: pulling again');
+    }
   }
 
   /** A batch computed, announced and being written; acked once written, in order. */
@@ -180,6 +188,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     if (!mayProceed()) return;
     const { effects, notices } = project(batch);
     const writeAfter = writeBehind.gate(batch.length);
+    // notices (telemetry session updates, its error events) go out only once their batch
+    // is written: a dashboard joining a session reads the bucket, then follows the notices,
+    // and must not miss one between the two. Such a batch is written at once
+    if (notices.length > 0) writeBehind.openAll();
     const staged = store.stage(effects, { early: announce, writeAfter }).catch(() => undefined);
     const settled = staged.then((s) => (s ? s.written.then(() => 'written' as const, () => 'failed' as const) : ('failed' as const)));
     inFlight.push({ acks: lastOfEachStream(batch), size: batch.length, effects, notices, staged, settled });
