@@ -126,9 +126,16 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
 
   await mkdir(dataDir, { recursive: true });
   const credentials = opts.credentials ?? (await loadOrCreateCredentials(dataDir));
-  let ports = await resolvePorts(opts.ports);
-  let env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
-  let monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
+  let ports!: NatsServerPorts;
+  let env!: NodeJS.ProcessEnv;
+  let monitorUrl!: string;
+  /** Resolves the ports (free ones picked where none was asked for) and what follows from them. */
+  const pickPorts = async (): Promise<void> => {
+    ports = await resolvePorts(opts.ports);
+    env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
+    monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
+  };
+  await pickPorts();
   let current: RunningProcess | undefined;
 
   const spawnServer = (): RunningProcess => {
@@ -215,9 +222,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
       const taken = err instanceof NatsServerStartError && err.lastLogLines.some((l) => l.includes('address already in use'));
       if (!taken || !pickedFree || attempt >= 3) throw err;
       log.warn({ ports }, 'a port picked free was taken before nats-server could bind it: picking again');
-      ports = await resolvePorts(opts.ports);
-      env = { ...process.env, ...opts.env, ...natsServerEnv(ports, storeDir, credentials) };
-      monitorUrl = `http://${LOOPBACK}:${ports.monitor}`;
+      await pickPorts();
     }
   }
 

@@ -47,6 +47,9 @@ interface Entry {
   onStored?: () => void;
 }
 
+/** Records waiting before the outbox publishes at once instead of at the end of the event loop's turn. */
+const PUMP_BATCH = 16;
+
 /**
  * The outbox of DESIGN.md. Records are published to JetStream in order with
  * `Nats-Msg-Id = kind:id:incarnation:seq`, so a retry after a lost ack is dropped by the
@@ -56,9 +59,6 @@ interface Entry {
  * is dropped silently: overflow compacts the oldest records of an actor into one gap
  * record (event `outbox.gap`) carrying the last dropped state and the dropped count.
  */
-/** Records waiting before the outbox publishes at once instead of at the end of the event loop's turn. */
-const PUMP_BATCH = 16;
-
 export function createOutbox(options: OutboxOptions): Outbox {
   const log = options.logger ?? componentLogger('outbox');
   const capacity = options.capacity ?? 50_000;

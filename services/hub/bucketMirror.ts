@@ -45,6 +45,14 @@ export function mirrorBucket<T>(
   onChange?: (key: string, value: T | null) => void,
 ): BucketMirror<T> {
   const entries = new Map<string, T | Unparsed>();
+  const parseEntry = (data: Uint8Array): T | undefined => {
+    try {
+      return parse(JSON.parse(decoder.decode(data)));
+    } catch {
+      return undefined;
+    }
+  };
+  /** The entry, parsed now if it was not yet; one that does not parse is dropped. */
   const read = (key: string): T | undefined => {
     const entry = entries.get(key);
     if (!(entry instanceof Unparsed)) return entry;
@@ -54,13 +62,6 @@ export function mirrorBucket<T>(
       entries.delete(key);
     } else entries.set(key, value);
     return value;
-  };
-  const parseEntry = (data: Uint8Array): T | undefined => {
-    try {
-      return parse(JSON.parse(decoder.decode(data)));
-    } catch {
-      return undefined;
-    }
   };
   let stopped = false;
   let current: { stop(): void } | undefined;
@@ -92,6 +93,7 @@ export function mirrorBucket<T>(
             // a copy: the delivered bytes are a view into the whole socket read they came in
             if (!onChange) entries.set(e.key, new Unparsed(e.value.slice()));
             else {
+              // told at once: parsed now, and an entry that does not parse leaves the last good one
               const value = parseEntry(e.value);
               if (value !== undefined) {
                 entries.set(e.key, value);

@@ -83,7 +83,7 @@ export function createCommandIntake(options: { nc: NatsConnection; devices: Buck
       const started = startedFlow(command);
       announce([{ bucket: BUCKETS.flows, key: flowKey(command.node_id), value: started }]);
       try {
-        const written = await flows.apply([projectAcceptedCommand(command)], { announceStarted: true });
+        const written = await flows.apply([projectAcceptedCommand(command)]);
         // what the merge with the stored entry made of it, if not just that
         announce(written.filter((c) => !jsonEqual(c.value, started)));
       } catch (err) {

@@ -23,11 +23,6 @@ export interface ApplyOptions {
    */
   early?: (changes: Change[]) => void;
   /**
-   * `early` announces `started` flows too: for the hub's intake, which writes them right
-   * after the command is stored, before any device can have made progress on it.
-   */
-  announceStarted?: boolean;
-  /**
    * `stage` only: the batch's writes wait for this (writeBehind.ts); false means they are
    * not made and the batch's `written` rejects.
    */
@@ -199,7 +194,7 @@ export function createProjectionStore(backend: ProjectionBackend): ProjectionSto
     if (options.early) {
       const early: Change[] = [];
       for (const [k, w] of dirty) {
-        if (w.flow && !options.announceStarted && (w.value as FlowEntry | null)?.status === 'started') continue;
+        if (w.flow && (w.value as FlowEntry | null)?.status === 'started') continue;
         early.push({ bucket: w.bucket, key: w.key, value: w.value });
         announced.set(k, w.value);
       }

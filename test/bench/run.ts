@@ -10,7 +10,8 @@
  * there; BENCH_SERVICE_LOG_LEVEL sets the services' log level (default info; the gateway
  * of the memory benchmark: warn); BENCH_STAGES=1 also times the projector's broadcasts in
  * the failure benchmark; BENCH_NATS_CONFIG=path runs nats-server with another config;
- * BENCH_QUIET_WAIT_S: how long to wait for an idle machine before each benchmark
+ * BENCH_NODE_FLAGS='--trace-gc …' passes more Node/V8 flags to every service started with
+ * `lifeline run` (diagnosis); BENCH_QUIET_WAIT_S: how long to wait for an idle machine before each benchmark
  * (default 120, quick 10).
  * Exit code: 0 when every benchmark ran (pass or fail against its target), 1 when one
  * could not complete, 2 for bad arguments.

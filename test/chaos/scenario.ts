@@ -2,6 +2,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectAs } from '../../services/cli/natsEndpoint.ts';
 import { subjects } from '../../services/bus/subjects.ts';
+import { retried } from '../support/retried.ts';
 import { allConsumersCaughtUp } from '../support/streams.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { startChaosSystem, type ChaosSystem, type Role } from './chaosSystem.ts';
@@ -245,10 +246,11 @@ async function runOn(system: ChaosSystem, rng: ChaosRandom, options: ChaosOption
   const settleMs = Date.now() - settleStart;
 
   // each read of the log and the buckets is retried: a JetStream API call may time out on a busy cluster
-  const records = checkRecords(await retried(() => readAllRecords(system.admin.nc)), [...producedByConnections(connections), hub]);
-  const flows = checkFlows(await retried(() => kvEntries(system.admin.nc, 'flows')), load.accepted);
-  const projections = await retried(() => checkProjections(system.admin.nc));
-  const telemetry = await retried(() => checkTelemetry(system.admin.nc, connections));
+  const readAgain = { attempts: 4, delayMs: (attempt: number) => 1_000 * attempt };
+  const records = checkRecords(await retried(() => readAllRecords(system.admin.nc), readAgain), [...producedByConnections(connections), hub]);
+  const flows = checkFlows(await retried(() => kvEntries(system.admin.nc, 'flows'), readAgain), load.accepted);
+  const projections = await retried(() => checkProjections(system.admin.nc), readAgain);
+  const telemetry = await retried(() => checkTelemetry(system.admin.nc, connections), readAgain);
   const crashes = system.ledger.crashes();
   const natsRunning = system.nats.downNodes().length === 0;
   const fuzz = [...tallies.values()];
@@ -283,17 +285,6 @@ async function runOn(system: ChaosSystem, rng: ChaosRandom, options: ChaosOption
     natsRunning,
     problems,
   };
-}
-
-async function retried<T>(read: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await read();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await sleep(1_000 * i);
-    }
-  }
 }
 
 /** Starts whatever part is down (after a failed restore, and before the settle period). */

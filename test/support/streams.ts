@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parseJsonWith } from '../../services/bus/schemas/parse.ts';
+import { retried } from './retried.ts';
 import { transitionRecordSchema, type TransitionRecord } from '../../services/bus/schemas/transitionRecord.ts';
 
 export interface StoredMessage {
@@ -19,15 +20,12 @@ export interface StoredRecord extends StoredMessage {
  * an ordered consumer. A read is retried (3 attempts) when a JetStream request times out:
  * right after a server restart, under a full test run's load, one can.
  */
-export async function readStream(nc: NatsConnection, stream: string, subject?: string): Promise<StoredMessage[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await readStreamOnce(nc, stream, subject);
-    } catch (err) {
-      if (attempt >= 3 || (err as Error).name !== 'TimeoutError') throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+export function readStream(nc: NatsConnection, stream: string, subject?: string): Promise<StoredMessage[]> {
+  return retried(() => readStreamOnce(nc, stream, subject), {
+    attempts: 3,
+    delayMs: () => 500,
+    retryOn: (err) => (err as Error).name === 'TimeoutError',
+  });
 }
 
 async function readStreamOnce(nc: NatsConnection, stream: string, subject?: string): Promise<StoredMessage[]> {
